@@ -1,0 +1,76 @@
+import { canSeeClient, type WorkspaceAccess } from "../access/workspace-access.js";
+import type { Tx } from "../db/tenant.js";
+import { ConflictError, isUniqueViolation, NotFoundError } from "../errors.js";
+import { decodeCursor, page } from "../http/pagination.js";
+import { setMemberClients } from "../members/members.repository.js";
+import * as repo from "./clients.repository.js";
+import type { Client, ClientCreate, ClientUpdate, PostingTime } from "./clients.schemas.js";
+
+export async function listClients(
+  tx: Tx,
+  access: WorkspaceAccess,
+  query: { limit: number; cursor?: string },
+) {
+  const after = decodeCursor("clients", query.cursor, 2);
+  const rows = await repo.listClients(tx, access.clientIds, after, query.limit + 1);
+  return page(
+    rows,
+    query.limit,
+    "clients",
+    (c) => [c.name.toLowerCase(), c.id],
+    (c) => c,
+  );
+}
+
+export async function getClient(tx: Tx, access: WorkspaceAccess, clientId: string): Promise<Client> {
+  const client = canSeeClient(access, clientId) ? await repo.findClient(tx, clientId) : undefined;
+  if (!client) throw new NotFoundError();
+  return client;
+}
+
+export async function createClient(tx: Tx, access: WorkspaceAccess, input: ClientCreate): Promise<Client> {
+  const client = await nameMustBeFree(() =>
+    repo.insertClient(tx, access.workspaceId, { ...input, postingTimes: normalise(input.postingTimes) }),
+  );
+  // A member limited to some clients keeps seeing what they create.
+  if (access.clientIds !== null && access.memberId !== null) {
+    await setMemberClients(tx, access.workspaceId, access.memberId, [...access.clientIds, client.id]);
+  }
+  return client;
+}
+
+export async function updateClient(
+  tx: Tx,
+  access: WorkspaceAccess,
+  clientId: string,
+  changes: ClientUpdate,
+): Promise<Client> {
+  await getClient(tx, access, clientId);
+  const postingTimes = changes.postingTimes && normalise(changes.postingTimes);
+  const updated = await nameMustBeFree(() => repo.updateClient(tx, clientId, { ...changes, postingTimes }));
+  if (!updated) throw new NotFoundError();
+  return updated;
+}
+
+export async function deleteClient(tx: Tx, access: WorkspaceAccess, clientId: string): Promise<void> {
+  if (!canSeeClient(access, clientId) || !(await repo.deleteClient(tx, clientId))) throw new NotFoundError();
+}
+
+async function nameMustBeFree<T>(write: () => Promise<T>): Promise<T> {
+  try {
+    return await write();
+  } catch (error) {
+    if (isUniqueViolation(error, "clients_name_idx")) {
+      throw new ConflictError("HERALD_CLIENT_EXISTS", "This workspace already has a client with this name.", [
+        { path: "body.name", message: "is already used by another client", rule: "unique" },
+      ]);
+    }
+    throw error;
+  }
+}
+
+/** Slots sorted by weekday and time, each once. */
+function normalise(times: PostingTime[]): PostingTime[] {
+  const unique = new Map(times.map((t) => [`${t.weekday} ${t.time}`, t]));
+  return [...unique.values()].sort((a, b) => a.weekday - b.weekday || a.time.localeCompare(b.time));
+}

@@ -1,0 +1,116 @@
+/**
+ * Configuration: every environment variable Herald reads, validated once at boot.
+ *
+ * A bad value stops the process with a message that names the variable and the rule
+ * (`ConfigError`). Nothing else in the code reads `process.env`.
+ * Keep this file, the README's configuration table and `.env.example` in step.
+ */
+import { isIP } from "node:net";
+import path from "node:path";
+import { z } from "zod";
+
+const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+
+const port = z.coerce.number().int().min(0).max(65535);
+const positiveInt = z.coerce.number().int().positive();
+const list = z.string().transform((value) =>
+  value
+    .split(",")
+    .map((item) => item.trim())
+    .filter((item) => item.length > 0),
+);
+const ipOrCidr = z.string().refine((value) => {
+  const [address = "", prefix, ...rest] = value.split("/");
+  const family = isIP(address);
+  if (family === 0 || rest.length > 0) return false;
+  if (prefix === undefined) return true;
+  const bits = Number(prefix);
+  return Number.isInteger(bits) && bits >= 0 && bits <= (family === 4 ? 32 : 128);
+}, "must be IP addresses or CIDR ranges, comma-separated");
+const httpUrl = z.url({ protocol: /^https?$/, error: "must be an http(s) URL" });
+const postgresUrl = z.url({ protocol: /^postgres(ql)?$/, error: "must be a postgres:// URL" });
+
+/** `undefined` for unset and empty variables, so that `FOO=` in a .env file means "use the default". */
+const optional = <T extends z.ZodType>(schema: T) =>
+  z.preprocess((value) => (value === "" ? undefined : value), schema.optional());
+
+const EnvSchema = z.object({
+  PORT: optional(port),
+  HOST: optional(z.string().min(1)),
+  HERALD_DATA_DIR: optional(z.string().min(1)),
+  DATABASE_URL: optional(postgresUrl),
+  HERALD_PUBLIC_URL: optional(httpUrl),
+  HERALD_AUTH_SECRET: optional(z.string().min(32, "must be at least 32 characters")),
+  LOG_LEVEL: optional(z.enum(LOG_LEVELS)),
+  HERALD_CORS_ORIGINS: optional(list.pipe(z.array(httpUrl))),
+  HERALD_TRUSTED_PROXIES: optional(list.pipe(z.array(ipOrCidr))),
+  HERALD_RATE_LIMIT_PER_MINUTE: optional(positiveInt),
+  HERALD_SIGNIN_LIMIT_PER_ACCOUNT: optional(positiveInt),
+  HERALD_SIGNIN_LIMIT_PER_IP: optional(positiveInt),
+  HERALD_DB_POOL_SIZE: optional(positiveInt.max(500)),
+  HERALD_WORKER_CONCURRENCY: optional(positiveInt.max(200)),
+  HERALD_SHUTDOWN_TIMEOUT_MS: optional(positiveInt),
+  HERALD_EMBEDDED_PG_PORT: optional(port),
+});
+
+export type Config = {
+  port: number;
+  host: string;
+  dataDir: string;
+  /** Unset: Herald starts its embedded PostgreSQL in `dataDir`. */
+  databaseUrl: string | undefined;
+  publicUrl: URL;
+  /** Unset: generated once into `dataDir` (see `secrets.ts`). */
+  authSecret: string | undefined;
+  logLevel: (typeof LOG_LEVELS)[number];
+  corsOrigins: string[];
+  trustedProxies: string[];
+  rateLimitPerMinute: number;
+  signInLimitPerAccount: number;
+  signInLimitPerIp: number;
+  dbPoolSize: number;
+  workerConcurrency: number;
+  shutdownTimeoutMs: number;
+  /** 0 picks a free port at each start. */
+  embeddedPgPort: number;
+};
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    this.name = "ConfigError";
+  }
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): Config {
+  const parsed = EnvSchema.safeParse(env);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((issue) => {
+        const name = String(issue.path[0] ?? "environment");
+        return `${name}: ${issue.message} (got ${JSON.stringify(env[name] ?? "")})`;
+      }),
+    );
+  }
+  const e = parsed.data;
+  const listenPort = e.PORT ?? 3000;
+  const publicUrl = new URL(e.HERALD_PUBLIC_URL ?? `http://localhost:${listenPort}`);
+  return {
+    port: listenPort,
+    host: e.HOST ?? "127.0.0.1",
+    dataDir: path.resolve(cwd, e.HERALD_DATA_DIR ?? "data"),
+    databaseUrl: e.DATABASE_URL,
+    publicUrl,
+    authSecret: e.HERALD_AUTH_SECRET,
+    logLevel: e.LOG_LEVEL ?? "info",
+    corsOrigins: e.HERALD_CORS_ORIGINS ?? [],
+    trustedProxies: e.HERALD_TRUSTED_PROXIES ?? [],
+    rateLimitPerMinute: e.HERALD_RATE_LIMIT_PER_MINUTE ?? 600,
+    signInLimitPerAccount: e.HERALD_SIGNIN_LIMIT_PER_ACCOUNT ?? 10,
+    signInLimitPerIp: e.HERALD_SIGNIN_LIMIT_PER_IP ?? 50,
+    dbPoolSize: e.HERALD_DB_POOL_SIZE ?? 10,
+    workerConcurrency: e.HERALD_WORKER_CONCURRENCY ?? 10,
+    shutdownTimeoutMs: e.HERALD_SHUTDOWN_TIMEOUT_MS ?? 30_000,
+    embeddedPgPort: e.HERALD_EMBEDDED_PG_PORT ?? 0,
+  };
+}

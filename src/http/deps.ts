@@ -1,0 +1,13 @@
+import type pg from "pg";
+import type { Auth } from "../auth/auth.js";
+import type { Config } from "../config.js";
+import type { Logger } from "../observability/logger.js";
+
+/** What the HTTP layer is built from; tests build the same app with a test database. */
+export type AppDeps = {
+  config: Config;
+  /** Application-role pool (RLS applies). */
+  pool: pg.Pool;
+  auth: Auth;
+  log: Logger;
+};

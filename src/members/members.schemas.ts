@@ -1,0 +1,40 @@
+import { z } from "zod";
+import { ROLES } from "../access/permissions.js";
+
+export const MemberSchema = z
+  .object({
+    id: z.uuid(),
+    email: z.string(),
+    name: z.string().nullable().meta({ description: "Null until the invitation is accepted." }),
+    role: z.enum(ROLES),
+    status: z.enum(["invited", "active"]),
+    clientIds: z.array(z.uuid()).meta({
+      description:
+        "The clients this member is limited to; empty means every client (except for the client role).",
+    }),
+    createdAt: z.iso.datetime({ offset: true }),
+  })
+  .meta({ id: "Member" });
+export type Member = z.infer<typeof MemberSchema>;
+
+const ClientIds = z.array(z.uuid()).max(500);
+
+export const MemberInviteSchema = z
+  .object({
+    email: z
+      .email()
+      .max(254)
+      .transform((e) => e.toLowerCase()),
+    role: z.enum(ROLES),
+    clientIds: ClientIds.optional(),
+  })
+  .meta({ id: "MemberInvite", examples: [{ email: "sam@example.com", role: "editor" }] });
+export type MemberInvite = z.infer<typeof MemberInviteSchema>;
+
+export const MemberUpdateSchema = z
+  .object({ role: z.enum(ROLES).optional(), clientIds: ClientIds.optional() })
+  .refine((v) => v.role !== undefined || v.clientIds !== undefined, "give at least one of role, clientIds")
+  .meta({ id: "MemberUpdate", examples: [{ role: "manager" }] });
+export type MemberUpdate = z.infer<typeof MemberUpdateSchema>;
+
+export const MemberParams = z.object({ workspaceId: z.uuid(), memberId: z.uuid() });

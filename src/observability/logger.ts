@@ -1,0 +1,70 @@
+/**
+ * The one logger: pino JSON on stdout. Secrets are removed by configuration (`redact`), not by
+ * hoping that no caller logs them; the URL serializer strips secret-bearing query parameters
+ * (OAuth `code` and `state`, tokens) because request URLs are logged for every request.
+ */
+import { type Logger, pino } from "pino";
+
+export type { Logger };
+
+/** Paths pino censors wherever they appear in a log object (one and two levels deep). */
+export const REDACTED_PATHS = [
+  "password",
+  "token",
+  "secret",
+  "accessToken",
+  "refreshToken",
+  "authorization",
+  "cookie",
+  "*.password",
+  "*.token",
+  "*.secret",
+  "*.accessToken",
+  "*.refreshToken",
+  "*.authorization",
+  "*.cookie",
+  "*.apiKey",
+  "req.headers.authorization",
+  "req.headers.cookie",
+  "req.headers['x-api-key']",
+  'res.headers["set-cookie"]',
+];
+
+const SECRET_QUERY_PARAMS = new Set([
+  "code",
+  "state",
+  "token",
+  "access_token",
+  "refresh_token",
+  "client_secret",
+  "code_verifier",
+  "password",
+]);
+
+/** Returns the URL with the values of secret-bearing query parameters replaced. */
+export function redactUrl(url: string): string {
+  const queryStart = url.indexOf("?");
+  if (queryStart === -1) return url;
+  const params = new URLSearchParams(url.slice(queryStart + 1));
+  let changed = false;
+  for (const key of params.keys()) {
+    if (SECRET_QUERY_PARAMS.has(key.toLowerCase())) {
+      params.set(key, "[Redacted]");
+      changed = true;
+    }
+  }
+  return changed ? `${url.slice(0, queryStart)}?${params.toString()}` : url;
+}
+
+export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
+  return pino(
+    {
+      level,
+      base: { service: "herald" },
+      timestamp: pino.stdTimeFunctions.isoTime,
+      redact: { paths: REDACTED_PATHS, censor: "[Redacted]" },
+      formatters: { level: (label) => ({ level: label }) },
+    },
+    destination,
+  );
+}

@@ -1,0 +1,116 @@
+/**
+ * Boot and shutdown of the process roles: `start` (server + worker), `server`, `worker`, `migrate`.
+ *
+ * Boot: configuration → database (embedded when DATABASE_URL is unset) → migrations → roles.
+ * Shutdown (SIGINT/SIGTERM): stop accepting requests and jobs, let in-flight ones finish, close the
+ * pools, then stop the embedded database. A second signal, or the timeout, exits at once.
+ */
+import type pg from "pg";
+import { createAuth } from "./auth/auth.js";
+import type { Config } from "./config.js";
+import { type EmbeddedPostgres, startEmbeddedPostgres } from "./db/embedded.js";
+import { migrate } from "./db/migrate.js";
+import { APP_ROLE, createAppPool } from "./db/pool.js";
+import { buildApp } from "./http/app.js";
+import type { Logger } from "./observability/logger.js";
+import { loadOrCreateAuthSecret } from "./secrets.js";
+import { VERSION } from "./version.js";
+import { startWorker } from "./worker/worker.js";
+
+export type Role = "start" | "server" | "worker" | "migrate";
+
+type Stoppable = { name: string; stop: () => Promise<unknown> };
+
+export async function runRole(role: Role, config: Config, log: Logger): Promise<void> {
+  // Stopped in reverse order of start.
+  const started: Stoppable[] = [];
+  let stopping: Promise<void> | undefined;
+  const shutdown = (reason: string) => {
+    stopping ??= (async () => {
+      log.info({ reason }, "shutting down");
+      const timer = setTimeout(() => {
+        log.error({ timeoutMs: config.shutdownTimeoutMs }, "shutdown took too long; exiting");
+        process.exit(1);
+      }, config.shutdownTimeoutMs);
+      timer.unref();
+      for (const part of started.reverse()) {
+        try {
+          await part.stop();
+        } catch (error) {
+          log.error({ err: error, part: part.name }, "error while stopping");
+        }
+      }
+      clearTimeout(timer);
+      log.info("stopped");
+    })();
+    return stopping;
+  };
+
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      log.warn({ signal }, "second signal: exiting now");
+      process.exit(1);
+    }
+    void shutdown(signal).then(() => process.exit(0));
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+
+  try {
+    const databaseUrl = await openDatabase(config, log, started);
+    await migrate(databaseUrl, log);
+    if (role === "migrate") {
+      log.info("migrations are up to date");
+      await shutdown("migrations done");
+      return;
+    }
+
+    if (role === "start" || role === "worker") {
+      const pool = await appPool(databaseUrl, config.workerConcurrency + 4, "herald-worker", log);
+      started.push({ name: "worker pool", stop: () => pool.end() });
+      const worker = await startWorker({
+        pool,
+        concurrency: config.workerConcurrency,
+        version: VERSION,
+        log,
+      });
+      started.push({ name: "worker", stop: () => worker.stop() });
+    }
+
+    if (role === "start" || role === "server") {
+      const pool = await appPool(databaseUrl, config.dbPoolSize, "herald-server", log);
+      started.push({ name: "server pool", stop: () => pool.end() });
+      const authSecret = config.authSecret ?? (await loadOrCreateAuthSecret(config.dataDir, log));
+      const auth = createAuth({ pool, secret: authSecret, publicUrl: config.publicUrl });
+      const app = await buildApp({ config, pool, auth, log });
+      await app.listen({ port: config.port, host: config.host });
+      started.push({ name: "http server", stop: () => app.close() });
+      log.info({ url: config.publicUrl.href, version: VERSION, role }, "Herald is ready");
+    }
+  } catch (error) {
+    await shutdown("failed to start");
+    throw error;
+  }
+}
+
+async function openDatabase(config: Config, log: Logger, started: Stoppable[]): Promise<string> {
+  if (config.databaseUrl) return config.databaseUrl;
+  const embedded: EmbeddedPostgres = await startEmbeddedPostgres({
+    dataDir: config.dataDir,
+    port: config.embeddedPgPort,
+    log,
+  });
+  if (embedded.owned) started.push({ name: "embedded PostgreSQL", stop: () => embedded.stop() });
+  return embedded.url;
+}
+
+/** An application-role pool, checked: if the role were not in effect, RLS would not protect us. */
+async function appPool(url: string, max: number, applicationName: string, log: Logger): Promise<pg.Pool> {
+  const pool = createAppPool(url, { max, applicationName, log });
+  const { rows } = await pool.query<{ role: string }>("select current_user as role");
+  if (rows[0]?.role !== APP_ROLE) {
+    await pool.end();
+    throw new Error(`Database sessions run as ${rows[0]?.role}, not ${APP_ROLE}; refusing to start.`);
+  }
+  return pool;
+}

@@ -1,0 +1,45 @@
+/**
+ * The jobs Herald runs, with their payload types, and the schedule of recurring ones.
+ * Tasks are thin: they call services with a pool and a logger.
+ */
+import type { TaskList } from "graphile-worker";
+import type pg from "pg";
+import { purgeExpiredThrottles } from "../auth/sign-in-throttle.js";
+import type { Logger } from "../observability/logger.js";
+
+declare global {
+  namespace GraphileWorker {
+    interface Tasks {
+      maintenance: Record<string, never>;
+    }
+  }
+}
+
+/** graphile-worker crontab: minute hour day month weekday task. */
+export const CRONTAB = ["17 * * * * maintenance"].join("\n");
+
+/** How long a stopped or silent worker's heartbeat row is kept (for monitoring history). */
+const HEARTBEAT_RETENTION = "7 days";
+
+export function createTaskList(pool: pg.Pool, log: Logger): TaskList {
+  return {
+    /** Hourly housekeeping of global tables: expired sessions, throttle windows, old heartbeats. */
+    maintenance: async () => {
+      const sessions = await pool.query("delete from sessions where expires_at < now()");
+      const verifications = await pool.query("delete from verifications where expires_at < now()");
+      const throttles = await purgeExpiredThrottles(pool);
+      const heartbeats = await pool.query(
+        `delete from worker_heartbeats where last_seen_at < now() - interval '${HEARTBEAT_RETENTION}'`,
+      );
+      log.info(
+        {
+          sessions: sessions.rowCount,
+          verifications: verifications.rowCount,
+          throttles,
+          heartbeats: heartbeats.rowCount,
+        },
+        "maintenance done",
+      );
+    },
+  };
+}

@@ -1,0 +1,41 @@
+/**
+ * The worker role: graphile-worker running Herald's tasks on the application-role pool, plus this
+ * process's heartbeat. Any number of worker processes may run; PostgreSQL hands each job to one.
+ */
+import { run } from "graphile-worker";
+import type pg from "pg";
+import type { Logger } from "../observability/logger.js";
+import { graphileLogger } from "./graphile-logger.js";
+import { startHeartbeat } from "./heartbeat.js";
+import { CRONTAB, createTaskList } from "./tasks.js";
+
+export type WorkerHandle = { workerId: string; stop(): Promise<void> };
+
+export async function startWorker(options: {
+  pool: pg.Pool;
+  concurrency: number;
+  version: string;
+  log: Logger;
+}): Promise<WorkerHandle> {
+  const { pool, concurrency, version, log } = options;
+  const runner = await run({
+    pgPool: pool,
+    concurrency,
+    noHandleSignals: true,
+    pollInterval: 2000,
+    taskList: createTaskList(pool, log),
+    crontab: CRONTAB,
+    logger: graphileLogger(log),
+  });
+  const heartbeat = await startHeartbeat(pool, version, log);
+  log.info({ workerId: heartbeat.workerId, concurrency }, "worker started");
+  return {
+    workerId: heartbeat.workerId,
+    async stop() {
+      // Running jobs finish; no new ones start.
+      await runner.stop();
+      await heartbeat.stop();
+      log.info({ workerId: heartbeat.workerId }, "worker stopped");
+    },
+  };
+}
