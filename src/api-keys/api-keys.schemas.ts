@@ -20,7 +20,7 @@ export const ApiKeyCreatedSchema = ApiKeySchema.extend({
 }).meta({ id: "ApiKeyCreated" });
 
 export const ApiKeyCreateSchema = z
-  .object({
+  .strictObject({
     name: z.string().trim().min(1).max(200),
     scopes: z
       .array(z.enum(SCOPES))

@@ -26,7 +26,7 @@ const Email = z
   .transform((email) => email.toLowerCase());
 
 const SignUpSchema = z
-  .object({
+  .strictObject({
     name: z.string().trim().min(1).max(200),
     email: Email,
     password: z.string().min(MIN_PASSWORD_LENGTH).max(MAX_PASSWORD_LENGTH),
@@ -37,7 +37,7 @@ const SignUpSchema = z
   });
 
 const SignInSchema = z
-  .object({ email: Email, password: z.string().min(1).max(MAX_PASSWORD_LENGTH) })
+  .strictObject({ email: Email, password: z.string().min(1).max(MAX_PASSWORD_LENGTH) })
   .meta({ id: "SignIn", examples: [{ email: "ada@example.com", password: "correct horse battery staple" }] });
 
 const UserSchema = z

@@ -15,7 +15,7 @@ export const TimeZone = z
   // Stored in the canonical spelling ("europe/paris" becomes "Europe/Paris").
   .transform((zone) => new Intl.DateTimeFormat("en-US", { timeZone: zone }).resolvedOptions().timeZone);
 
-export const PostingTime = z.object({
+export const PostingTime = z.strictObject({
   weekday: z.number().int().min(1).max(7).meta({ description: "ISO weekday: 1 = Monday ... 7 = Sunday." }),
   time: z
     .string()
@@ -40,7 +40,7 @@ export const ClientSchema = z
 export type Client = z.infer<typeof ClientSchema>;
 
 export const ClientCreateSchema = z
-  .object({
+  .strictObject({
     name: z.string().trim().min(1).max(200),
     timezone: TimeZone.default("UTC"),
     postingTimes: PostingTimes.default([]),
@@ -60,7 +60,7 @@ export const ClientCreateSchema = z
 export type ClientCreate = z.infer<typeof ClientCreateSchema>;
 
 export const ClientUpdateSchema = z
-  .object({
+  .strictObject({
     name: z.string().trim().min(1).max(200).optional(),
     timezone: TimeZone.optional(),
     postingTimes: PostingTimes.optional(),

@@ -20,7 +20,7 @@ export type Member = z.infer<typeof MemberSchema>;
 const ClientIds = z.array(z.uuid()).max(500);
 
 export const MemberInviteSchema = z
-  .object({
+  .strictObject({
     email: z
       .email()
       .max(254)
@@ -32,7 +32,7 @@ export const MemberInviteSchema = z
 export type MemberInvite = z.infer<typeof MemberInviteSchema>;
 
 export const MemberUpdateSchema = z
-  .object({ role: z.enum(ROLES).optional(), clientIds: ClientIds.optional() })
+  .strictObject({ role: z.enum(ROLES).optional(), clientIds: ClientIds.optional() })
   .refine((v) => v.role !== undefined || v.clientIds !== undefined, "give at least one of role, clientIds")
   .meta({ id: "MemberUpdate", examples: [{ role: "manager" }] });
 export type MemberUpdate = z.infer<typeof MemberUpdateSchema>;

@@ -17,14 +17,14 @@ export const WorkspaceSchema = z
 export type Workspace = z.infer<typeof WorkspaceSchema>;
 
 export const WorkspaceCreateSchema = z
-  .object({
+  .strictObject({
     name: z.string().trim().min(1).max(200),
     slug: Slug.optional().meta({ description: "Derived from the name when omitted." }),
   })
   .meta({ id: "WorkspaceCreate", examples: [{ name: "Northwind Agency" }] });
 
 export const WorkspaceUpdateSchema = z
-  .object({ name: z.string().trim().min(1).max(200).optional(), slug: Slug.optional() })
+  .strictObject({ name: z.string().trim().min(1).max(200).optional(), slug: Slug.optional() })
   .refine((v) => v.name !== undefined || v.slug !== undefined, "give at least one of name, slug")
   .meta({ id: "WorkspaceUpdate", examples: [{ name: "Northwind Agency Ltd" }] });
 

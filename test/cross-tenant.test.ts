@@ -1,0 +1,161 @@
+/**
+ * Every registered route that names a workspace is called by a member of another workspace:
+ * - with the other workspace's ids (a stranger probing), and
+ * - with their own workspace id but the other workspace's resource ids (a member mixing ids),
+ * by a session and by an admin API key. Each answer must be the same 404 as for an id that does not
+ * exist, and the other workspace's data must be unchanged afterwards.
+ *
+ * Routes are read from the running app, so a new endpoint is covered without touching this file,
+ * unless it has a path parameter not listed in `idsOf` (the test fails and says which).
+ */
+import { randomUUID } from "node:crypto";
+import type { RouteOptions } from "fastify";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { z } from "zod";
+import {
+  addMember,
+  call,
+  createClient,
+  createWorkspace,
+  type Session,
+  signUp,
+  startTestApp,
+  type TestApp,
+} from "./helpers/app.js";
+
+type Ids = { workspaceId: string; clientId: string; memberId: string; keyId: string };
+type Tenant = { session: Session; apiKey: string; ids: Ids };
+
+let t: TestApp;
+let victim: Tenant;
+let intruder: Tenant;
+
+async function tenant(name: string): Promise<Tenant> {
+  const session = await signUp(t.app, undefined, name);
+  const workspaceId = await createWorkspace(t.app, session, name);
+  const clientId = await createClient(t.app, session, workspaceId, { name: `${name} client` });
+  const member = await addMember(t.app, session, workspaceId, "editor");
+  const key = await call(t.app, session, "POST", `/api/v1/workspaces/${workspaceId}/api-keys`, {
+    name: "admin key",
+    scopes: ["admin"],
+  });
+  return {
+    session,
+    apiKey: key.json().secret,
+    ids: { workspaceId, clientId, memberId: member.memberId, keyId: key.json().id },
+  };
+}
+
+/** An example body for the route, from its schema's OpenAPI examples. */
+function exampleBody(route: RouteOptions): unknown {
+  const body = route.schema?.body;
+  if (!(body instanceof z.ZodType)) return undefined;
+  const examples = body.meta()?.examples;
+  if (!Array.isArray(examples) || examples.length === 0) {
+    throw new Error(`${route.method} ${route.url}: add an example to the body schema (.meta({ examples }))`);
+  }
+  return examples[0];
+}
+
+function fillPath(url: string, ids: Partial<Record<string, string>>): string {
+  return url.replace(/:(\w+)/g, (_, name: string) => {
+    const id = ids[name];
+    if (!id)
+      throw new Error(`${url}: the cross-tenant test has no fixture for :${name}; add one in tenant()`);
+    return id;
+  });
+}
+
+function withoutRequestId(body: Record<string, unknown>) {
+  const { requestId: _, ...rest } = body;
+  return rest;
+}
+
+beforeAll(async () => {
+  t = await startTestApp();
+  victim = await tenant("Victim");
+  intruder = await tenant("Intruder");
+});
+
+afterAll(async () => {
+  await t?.close();
+});
+
+describe("cross-tenant access through every workspace route", () => {
+  it("answers 404, identical to a missing id, and changes nothing", async () => {
+    const routes = t.app.routeTable.filter((route) => route.url.includes(":workspaceId"));
+    expect(routes.length).toBeGreaterThanOrEqual(13);
+    const missing = await call(t.app, intruder.session, "GET", `/api/v1/workspaces/${randomUUID()}`);
+    expect(missing.statusCode).toBe(404);
+    const notFoundBody = withoutRequestId(missing.json());
+
+    let checked = 0;
+    for (const route of routes) {
+      const methods = (Array.isArray(route.method) ? route.method : [route.method]).filter(
+        (m) => m !== "HEAD",
+      );
+      const body = exampleBody(route);
+      // Their own workspace, the victim's resources.
+      const mixed = { ...victim.ids, workspaceId: intruder.ids.workspaceId };
+      const attempts = [
+        { as: intruder.session, ids: victim.ids, label: "session, victim's workspace" },
+        { as: intruder.apiKey, ids: victim.ids, label: "API key, victim's workspace" },
+        ...((route.url.match(/:\w+/g) ?? []).length > 1
+          ? [
+              { as: intruder.session, ids: mixed, label: "session, own workspace, victim's ids" },
+              { as: intruder.apiKey, ids: mixed, label: "API key, own workspace, victim's ids" },
+            ]
+          : []),
+      ];
+      for (const method of methods) {
+        for (const attempt of attempts) {
+          const label = { route: `${method} ${route.url}`, attempt: attempt.label };
+          const response = await call(
+            t.app,
+            attempt.as,
+            method as "GET",
+            fillPath(route.url, attempt.ids),
+            body,
+          );
+          if (attempt.ids === victim.ids) {
+            // A stranger to the workspace: 404, word for word the answer for a workspace that does not exist.
+            expect({ ...label, status: response.statusCode }).toEqual({ ...label, status: 404 });
+            expect(withoutRequestId(response.json())).toEqual(notFoundBody);
+          } else {
+            // In their own workspace with someone else's ids: the same answer as for ids that do not exist
+            // (404, or a 403 that the caller's permissions give whatever the id).
+            const randomIds = Object.fromEntries(Object.keys(victim.ids).map((k) => [k, randomUUID()]));
+            const unknown = await call(
+              t.app,
+              attempt.as,
+              method as "GET",
+              fillPath(route.url, { ...randomIds, workspaceId: intruder.ids.workspaceId }),
+              body,
+            );
+            expect({ ...label, status: response.statusCode }).toEqual({
+              ...label,
+              status: unknown.statusCode,
+            });
+            expect([403, 404]).toContain(response.statusCode);
+            expect(withoutRequestId(response.json())).toEqual(withoutRequestId(unknown.json()));
+          }
+          checked++;
+        }
+      }
+    }
+    expect(checked).toBeGreaterThanOrEqual(30);
+
+    // The victim's workspace is as it was.
+    const { workspaceId, clientId, memberId, keyId } = victim.ids;
+    const base = `/api/v1/workspaces/${workspaceId}`;
+    expect((await call(t.app, victim.session, "GET", `${base}/clients/${clientId}`)).json().name).toBe(
+      "Victim client",
+    );
+    expect((await call(t.app, victim.session, "GET", base)).json().name).toBe("Victim");
+    const members = (await call(t.app, victim.session, "GET", `${base}/members`)).json().items;
+    expect(members.map((m: { id: string }) => m.id)).toContain(memberId);
+    const keys = (await call(t.app, victim.session, "GET", `${base}/api-keys`)).json().items;
+    expect(keys.find((k: { id: string }) => k.id === keyId)?.revokedAt).toBeNull();
+    expect((await call(t.app, victim.apiKey, "GET", `${base}/clients`)).statusCode).toBe(200);
+  });
+});

@@ -1,0 +1,190 @@
+/**
+ * Row-level security on its own: queries run as the application role, with no service code and no
+ * WHERE clauses, and still see only the workspace set for the transaction.
+ *
+ * Every table with a workspace_id column is found from the catalogue, so a table added later is
+ * covered automatically; it must also get a fixture row below, or this test fails and says so.
+ */
+import { randomUUID } from "node:crypto";
+import type pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { withTransaction, withWorkspace } from "../src/db/tenant.js";
+import { APP_ROLE, asOwner, createTestDatabase, type TestDatabase } from "./helpers/database.js";
+
+type Ids = { workspace: string; user: string; member: string; client: string };
+
+/** One row per tenant table for a workspace, written as the owner. */
+const FIXTURES: Record<string, (ids: Ids) => { sql: string; values: unknown[] }> = {
+  workspaces: (ids) => ({
+    sql: "insert into workspaces (id, name, slug) values ($1, 'W', $2)",
+    values: [ids.workspace, `w-${ids.workspace.slice(0, 8)}`],
+  }),
+  members: (ids) => ({
+    sql: "insert into members (id, workspace_id, user_id, email, role, status) values ($1, $2, $3, $4, 'owner', 'active')",
+    values: [ids.member, ids.workspace, ids.user, `${ids.user}@example.com`],
+  }),
+  clients: (ids) => ({
+    sql: "insert into clients (id, workspace_id, name) values ($1, $2, 'Client')",
+    values: [ids.client, ids.workspace],
+  }),
+  member_clients: (ids) => ({
+    sql: "insert into member_clients (workspace_id, member_id, client_id) values ($1, $2, $3)",
+    values: [ids.workspace, ids.member, ids.client],
+  }),
+  api_keys: (ids) => ({
+    sql: "insert into api_keys (workspace_id, name, secret_hash, prefix, scopes) values ($1, 'k', $2, 'hrld_x', '{admin}')",
+    values: [ids.workspace, Buffer.from(randomUUID())],
+  }),
+};
+
+let db: TestDatabase;
+let tenantTables: string[];
+const a: Ids = { workspace: randomUUID(), user: randomUUID(), member: randomUUID(), client: randomUUID() };
+const b: Ids = { workspace: randomUUID(), user: randomUUID(), member: randomUUID(), client: randomUUID() };
+
+/** The column naming the tenant: `id` for workspaces itself, `workspace_id` elsewhere. */
+const tenantColumn = (table: string) => (table === "workspaces" ? "id" : "workspace_id");
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  tenantTables = await asOwner(db.url, async (owner) => {
+    const { rows } = await owner.query<{ table_name: string }>(
+      `select c.table_name from information_schema.columns c
+       join pg_class k on k.relname = c.table_name and k.relnamespace = 'public'::regnamespace
+       where c.table_schema = 'public' and c.column_name = 'workspace_id' and not k.relispartition
+       union select 'workspaces' order by 1`,
+    );
+    return rows.map((row) => row.table_name);
+  });
+  await asOwner(db.url, async (owner) => {
+    for (const ids of [a, b]) {
+      await owner.query("insert into users (id, name, email) values ($1, 'U', $2)", [
+        ids.user,
+        `${ids.user}@example.com`,
+      ]);
+      for (const table of Object.keys(FIXTURES)) {
+        const fixture = FIXTURES[table]?.(ids);
+        if (fixture) await owner.query(fixture.sql, fixture.values);
+      }
+    }
+  });
+});
+
+afterAll(async () => {
+  await db?.drop();
+});
+
+async function countRows(pool: pg.Pool, workspaceId: string | undefined, table: string) {
+  const run = async (tx: Pick<pg.PoolClient, "query">) => {
+    const { rows } = await tx.query<{ own: string; other: string }>(
+      `select count(*) filter (where ${tenantColumn(table)} = $1) as own,
+              count(*) filter (where ${tenantColumn(table)} is distinct from $1) as other
+       from ${table}`,
+      [workspaceId ?? a.workspace],
+    );
+    return { own: Number(rows[0]?.own), other: Number(rows[0]?.other) };
+  };
+  return workspaceId ? withWorkspace(pool, workspaceId, run) : withTransaction(pool, run);
+}
+
+describe("row-level security, with no service code in the way", () => {
+  it("the application role is not a superuser, does not bypass RLS and owns no table", async () => {
+    const { rows } = await db.appPool.query<{
+      role: string;
+      rolsuper: boolean;
+      rolbypassrls: boolean;
+      owned: string;
+    }>(
+      `select current_user as role, r.rolsuper, r.rolbypassrls,
+              (select count(*) from pg_class where relowner = r.oid) as owned
+       from pg_roles r where r.rolname = current_user`,
+    );
+    expect(rows[0]).toEqual({ role: APP_ROLE, rolsuper: false, rolbypassrls: false, owned: "0" });
+  });
+
+  it("every tenant table has RLS enabled and forced, a policy for the application role, and a fixture here", async () => {
+    expect(tenantTables.length).toBeGreaterThanOrEqual(5);
+    const { rows } = await db.appPool.query<{
+      relname: string;
+      enabled: boolean;
+      forced: boolean;
+      policies: string;
+    }>(
+      `select c.relname, c.relrowsecurity as enabled, c.relforcerowsecurity as forced,
+              (select count(*) from pg_policies p where p.tablename = c.relname and $2 = any(p.roles)) as policies
+       from pg_class c where c.relnamespace = 'public'::regnamespace and c.relname = any($1)`,
+      [tenantTables, APP_ROLE],
+    );
+    for (const table of tenantTables) {
+      const row = rows.find((r) => r.relname === table);
+      expect({ table, enabled: row?.enabled, forced: row?.forced }).toEqual({
+        table,
+        enabled: true,
+        forced: true,
+      });
+      expect(Number(row?.policies), `${table} has no policy for ${APP_ROLE}`).toBeGreaterThan(0);
+      expect(
+        FIXTURES[table],
+        `add a fixture for the new tenant table ${table} to test/rls.test.ts`,
+      ).toBeDefined();
+    }
+  });
+
+  it("with a workspace set, each tenant table shows that workspace's rows and no other's", async () => {
+    for (const table of tenantTables) {
+      for (const ids of [a, b]) {
+        const counts = await countRows(db.appPool, ids.workspace, table);
+        expect({ table, ...counts }).toEqual({ table, own: 1, other: 0 });
+      }
+    }
+  });
+
+  it("with no workspace set, tenant tables show nothing", async () => {
+    for (const table of tenantTables) {
+      const counts = await countRows(db.appPool, undefined, table);
+      expect({ table, visible: counts.own + counts.other }).toEqual({ table, visible: 0 });
+    }
+  });
+
+  it("refuses to write a row into another workspace", async () => {
+    await expect(
+      withWorkspace(db.appPool, a.workspace, (tx) =>
+        tx.query("insert into clients (workspace_id, name) values ($1, 'Intruder')", [b.workspace]),
+      ),
+    ).rejects.toMatchObject({ code: "42501" });
+  });
+
+  it("updates and deletes cannot reach another workspace's rows", async () => {
+    const changed = await withWorkspace(db.appPool, a.workspace, async (tx) => {
+      const update = await tx.query("update clients set name = 'Renamed' where id = $1", [b.client]);
+      const remove = await tx.query("delete from members where id = $1", [b.member]);
+      return (update.rowCount ?? 0) + (remove.rowCount ?? 0);
+    });
+    expect(changed).toBe(0);
+    const untouched = await asOwner(db.url, (owner) =>
+      owner.query(
+        "select (select name from clients where id = $1) as name, (select count(*) from members where id = $2) as members",
+        [b.client, b.member],
+      ),
+    );
+    expect(untouched.rows[0]).toEqual({ name: "Client", members: "1" });
+  });
+
+  it("the workspace setting ends with its transaction", async () => {
+    const client = await db.appPool.connect();
+    try {
+      await client.query(`begin; select set_config('herald.workspace_id', '${a.workspace}', true)`);
+      await client.query("commit");
+      const { rows } = await client.query("select count(*)::int as n from clients");
+      expect(rows[0]).toEqual({ n: 0 });
+    } finally {
+      client.release();
+    }
+  });
+
+  it("API keys cannot be deleted by the application role, only revoked", async () => {
+    await expect(
+      withWorkspace(db.appPool, a.workspace, (tx) => tx.query("delete from api_keys")),
+    ).rejects.toMatchObject({ code: "42501" });
+  });
+});

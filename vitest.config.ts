@@ -1,0 +1,14 @@
+import { defineConfig } from "vitest/config";
+
+export default defineConfig({
+  test: {
+    include: ["test/**/*.test.ts"],
+    globalSetup: ["test/global-setup.ts"],
+    // Test files share one PostgreSQL server but each gets its own database cloned from a migrated
+    // template, so they run in parallel safely; the work is mostly waiting on the database.
+    pool: "forks",
+    maxWorkers: 4,
+    testTimeout: 30_000,
+    hookTimeout: 60_000,
+  },
+});
