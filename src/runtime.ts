@@ -82,7 +82,7 @@ export async function runRole(role: Role, config: Config, log: Logger): Promise<
       started.push({ name: "server pool", stop: () => pool.end() });
       const authSecret = config.authSecret ?? (await loadOrCreateAuthSecret(config.dataDir, log));
       const auth = createAuth({ pool, secret: authSecret, publicUrl: config.publicUrl });
-      const app = await buildApp({ config, pool, auth, log });
+      const app = await buildApp({ config, pool, auth, authSecret, log });
       await app.listen({ port: config.port, host: config.host });
       started.push({ name: "http server", stop: () => app.close() });
       log.info({ url: config.publicUrl.href, version: VERSION, role }, "Herald is ready");

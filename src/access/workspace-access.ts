@@ -3,9 +3,10 @@
  * A caller who is not a member gets the same 404 as for a workspace that does not exist.
  */
 import type pg from "pg";
-import { type Tx, withWorkspace } from "../db/tenant.js";
+import { z } from "zod";
+import { isUuid, type Tx, withWorkspaceLead } from "../db/tenant.js";
 import { ForbiddenError, NotFoundError } from "../errors.js";
-import { type Permission, type Role, roleAllows, scopesAllow } from "./permissions.js";
+import { type Permission, ROLES, type Role, roleAllows, scopesAllow } from "./permissions.js";
 import { type Principal, requirePrincipal } from "./principal.js";
 
 export type WorkspaceAccess = {
@@ -18,25 +19,30 @@ export type WorkspaceAccess = {
   clientIds: string[] | null;
 };
 
-export async function resolveAccess(
-  tx: Tx,
-  principal: Principal,
-  workspaceId: string,
-): Promise<WorkspaceAccess> {
+const MemberRow = z.object({
+  id: z.uuid(),
+  role: z.enum(ROLES),
+  client_ids: z.array(z.uuid()),
+});
+
+/** The caller's membership, as a constant statement (the user id is a validated UUID, inlined). */
+function membershipQuery(userId: string): string {
+  if (!isUuid(userId)) throw new TypeError("membershipQuery needs a user UUID");
+  return `select m.id, m.role,
+            coalesce(array_agg(mc.client_id) filter (where mc.client_id is not null), '{}') as client_ids
+     from members m
+     left join member_clients mc on mc.workspace_id = m.workspace_id and mc.member_id = m.id
+     where m.user_id = '${userId}' and m.status = 'active'
+     group by m.id`;
+}
+
+/** What the principal may do in the workspace, from the membership rows (none: not a member, 404). */
+function accessFrom(principal: Principal, workspaceId: string, memberRows: unknown[]): WorkspaceAccess {
   if (principal.kind === "api_key") {
     if (principal.workspaceId !== workspaceId) throw new NotFoundError();
     return { workspaceId, principal, role: null, memberId: null, clientIds: null };
   }
-  const { rows } = await tx.query<{ id: string; role: Role; client_ids: string[] }>(
-    `select m.id, m.role,
-            coalesce(array_agg(mc.client_id) filter (where mc.client_id is not null), '{}') as client_ids
-     from members m
-     left join member_clients mc on mc.workspace_id = m.workspace_id and mc.member_id = m.id
-     where m.user_id = $1 and m.status = 'active'
-     group by m.id`,
-    [principal.userId],
-  );
-  const member = rows[0];
+  const member = memberRows[0] === undefined ? undefined : MemberRow.parse(memberRows[0]);
   if (!member) throw new NotFoundError();
   // A client-role member sees only their clients, even when none are left; others with no
   // restriction rows see every client.
@@ -78,8 +84,12 @@ export async function inWorkspace<T>(
   permission: Permission,
   fn: (tx: Tx, access: WorkspaceAccess) => Promise<T>,
 ): Promise<T> {
-  return withWorkspace(pool, workspaceId, async (tx) => {
-    const access = await resolveAccess(tx, principal, workspaceId);
+  // An API key's workspace is known without a query; a person's membership is read in the same
+  // round trip as BEGIN.
+  if (principal.kind === "api_key" && principal.workspaceId !== workspaceId) throw new NotFoundError();
+  const lead = principal.kind === "user" ? membershipQuery(principal.userId) : undefined;
+  return withWorkspaceLead(pool, workspaceId, lead, async (tx, memberRows) => {
+    const access = accessFrom(principal, workspaceId, memberRows);
     authorize(access, permission);
     return fn(tx, access);
   });

@@ -22,23 +22,43 @@ export async function withWorkspace<T>(
   workspaceId: string,
   fn: (tx: Tx) => Promise<T>,
 ): Promise<T> {
+  return withWorkspaceLead(pool, workspaceId, undefined, (tx) => fn(tx));
+}
+
+/**
+ * `withWorkspace`, plus one constant statement (`lead`, no parameters) sent in the same round trip
+ * as BEGIN, whose rows `fn` receives: every request saves a round trip on its access check.
+ */
+export async function withWorkspaceLead<T>(
+  pool: pg.Pool,
+  workspaceId: string,
+  lead: string | undefined,
+  fn: (tx: Tx, leadRows: unknown[]) => Promise<T>,
+): Promise<T> {
   if (!isUuid(workspaceId)) throw new TypeError("withWorkspace needs a workspace UUID");
   // The id is a validated UUID, so it can be inlined: BEGIN and the setting travel in one round trip.
-  return transaction(pool, `begin; select set_config('herald.workspace_id', '${workspaceId}', true)`, fn);
+  const begin = `begin; select set_config('herald.workspace_id', '${workspaceId}', true)${lead ? `; ${lead}` : ""}`;
+  return transaction(pool, begin, fn);
 }
 
 /** A transaction with no workspace set: tenant tables show no rows. For global tables only. */
 export async function withTransaction<T>(pool: pg.Pool, fn: (tx: Tx) => Promise<T>): Promise<T> {
-  return transaction(pool, "begin", fn);
+  return transaction(pool, "begin", (tx) => fn(tx));
 }
 
-async function transaction<T>(pool: pg.Pool, begin: string, fn: (tx: Tx) => Promise<T>): Promise<T> {
+async function transaction<T>(
+  pool: pg.Pool,
+  begin: string,
+  fn: (tx: Tx, leadRows: unknown[]) => Promise<T>,
+): Promise<T> {
   const client = await pool.connect();
   let broken = false;
   try {
-    await client.query(begin);
+    // A multi-statement query answers with one result per statement; a lead's rows are the third.
+    const results: pg.QueryResult | pg.QueryResult[] = await client.query(begin);
+    const leadRows = Array.isArray(results) && results.length > 2 ? (results[2]?.rows ?? []) : [];
     try {
-      const result = await fn(client);
+      const result = await fn(client, leadRows);
       await client.query("commit");
       return result;
     } catch (error) {

@@ -20,6 +20,7 @@ import {
 } from "fastify-type-provider-zod";
 import { apiKeysRoutes } from "../api-keys/api-keys.routes.js";
 import { authRoutes } from "../auth/auth.routes.js";
+import { createSessionReader } from "../auth/session.js";
 import { clientsRoutes } from "../clients/clients.routes.js";
 import { RateLimitedError } from "../errors.js";
 import { membersRoutes } from "../members/members.routes.js";
@@ -107,10 +108,16 @@ export async function buildApp(deps: AppDeps) {
   app.addHook("onRequest", async (request, reply) => {
     reply.header("x-request-id", request.id);
   });
-  app.addHook(
-    "onRequest",
-    createAuthenticateHook({ pool: deps.pool, auth: deps.auth, allowedOrigins: allowedOrigins(deps) }),
-  );
+  // preParsing: after the rate limiter (a route-level onRequest hook) and before the body is read.
+  const authenticate = createAuthenticateHook({
+    pool: deps.pool,
+    readSession: await createSessionReader(deps.pool, deps.auth, deps.authSecret),
+    allowedOrigins: allowedOrigins(deps),
+  });
+  app.addHook("preParsing", async (request, reply, payload) => {
+    await authenticate(request, reply);
+    return payload;
+  });
 
   await app.register(opsRoutes(deps));
   await app.register(authRoutes(deps));

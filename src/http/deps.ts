@@ -9,5 +9,7 @@ export type AppDeps = {
   /** Application-role pool (RLS applies). */
   pool: pg.Pool;
   auth: Auth;
+  /** The secret better-auth signs session cookies with (Herald verifies them on the hot path). */
+  authSecret: string;
   log: Logger;
 };

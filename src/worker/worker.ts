@@ -2,7 +2,7 @@
  * The worker role: graphile-worker running Herald's tasks on the application-role pool, plus this
  * process's heartbeat. Any number of worker processes may run; PostgreSQL hands each job to one.
  */
-import { run } from "graphile-worker";
+import { run, type TaskList } from "graphile-worker";
 import type pg from "pg";
 import type { Logger } from "../observability/logger.js";
 import { graphileLogger } from "./graphile-logger.js";
@@ -16,6 +16,9 @@ export async function startWorker(options: {
   concurrency: number;
   version: string;
   log: Logger;
+  /** Replaces Herald's tasks and schedule (tests). */
+  tasks?: TaskList;
+  crontab?: string;
 }): Promise<WorkerHandle> {
   const { pool, concurrency, version, log } = options;
   const runner = await run({
@@ -23,8 +26,8 @@ export async function startWorker(options: {
     concurrency,
     noHandleSignals: true,
     pollInterval: 2000,
-    taskList: createTaskList(pool, log),
-    crontab: CRONTAB,
+    taskList: options.tasks ?? createTaskList(pool, log),
+    crontab: options.crontab ?? CRONTAB,
     logger: graphileLogger(log),
   });
   const heartbeat = await startHeartbeat(pool, version, log);

@@ -31,12 +31,9 @@ export async function startTestApp(
     ...env,
   });
   const log = options.log ?? createLogger("silent");
-  const auth = createAuth({
-    pool: db.appPool,
-    secret: "test-secret-0123456789-0123456789",
-    publicUrl: config.publicUrl,
-  });
-  const app = await buildApp({ config, pool: db.appPool, auth, log });
+  const authSecret = "test-secret-0123456789-0123456789";
+  const auth = createAuth({ pool: db.appPool, secret: authSecret, publicUrl: config.publicUrl });
+  const app = await buildApp({ config, pool: db.appPool, auth, authSecret, log });
   await app.ready();
   return {
     app,

@@ -1,0 +1,237 @@
+/**
+ * The HTTP shell: request ids, problem+json errors, security headers, CORS, rate limits, OpenAPI,
+ * liveness and readiness, and 5xx answers that hide internals.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { call, signUp, startTestApp, type TestApp } from "./helpers/app.js";
+import { asOwner } from "./helpers/database.js";
+import { capturedLogger } from "./helpers/log-capture.js";
+
+let t: TestApp;
+const logs = capturedLogger();
+
+beforeAll(async () => {
+  t = await startTestApp({ HERALD_CORS_ORIGINS: "https://app.example.com" }, { log: logs.log });
+});
+
+afterAll(async () => {
+  await t?.close();
+});
+
+describe("request ids", () => {
+  it("echoes a well-formed x-request-id and puts it on the request's log line", async () => {
+    const response = await t.app.inject({
+      method: "GET",
+      url: "/health",
+      headers: { "x-request-id": "trace-42.a:b" },
+    });
+    expect(response.headers["x-request-id"]).toBe("trace-42.a:b");
+    const line = logs.lines().find((l) => l.requestId === "trace-42.a:b");
+    expect(line).toMatchObject({ msg: "request completed", status: 200, route: "/health" });
+  });
+
+  it("replaces a missing or malformed x-request-id with a generated one", async () => {
+    for (const header of [undefined, "bad id with spaces", "x".repeat(200)]) {
+      const response = await t.app.inject({
+        method: "GET",
+        url: "/health",
+        headers: header ? { "x-request-id": header } : {},
+      });
+      expect(response.headers["x-request-id"]).toMatch(/^[0-9a-f-]{36}$/);
+    }
+  });
+
+  it("is part of every problem body", async () => {
+    const response = await t.app.inject({
+      method: "GET",
+      url: "/nope",
+      headers: { "x-request-id": "req-404" },
+    });
+    expect(response.json().requestId).toBe("req-404");
+  });
+});
+
+describe("problem+json errors", () => {
+  it("an unknown route is a 404 problem", async () => {
+    const response = await t.app.inject({ method: "GET", url: "/api/v1/nothing-here" });
+    expect(response.statusCode).toBe(404);
+    expect(response.headers["content-type"]).toMatch(/^application\/problem\+json/);
+    expect(response.json()).toMatchObject({
+      status: 404,
+      code: "HERALD_NOT_FOUND",
+      type: "urn:herald:problem:not-found",
+    });
+  });
+
+  it("a body over 1 MiB is 413, an unsupported content type 415, broken JSON 400", async () => {
+    const session = await signUp(t.app);
+    const big = await t.app.inject({
+      method: "POST",
+      url: "/api/v1/workspaces",
+      headers: { cookie: session.cookie, "content-type": "application/json" },
+      payload: JSON.stringify({ name: "x".repeat(1024 * 1024 + 10) }),
+    });
+    expect([big.statusCode, big.json().code]).toEqual([413, "HERALD_PAYLOAD_TOO_LARGE"]);
+    const xml = await t.app.inject({
+      method: "POST",
+      url: "/api/v1/workspaces",
+      headers: { cookie: session.cookie, "content-type": "application/xml" },
+      payload: "<name>x</name>",
+    });
+    expect([xml.statusCode, xml.json().code]).toEqual([415, "HERALD_UNSUPPORTED_MEDIA_TYPE"]);
+    const broken = await t.app.inject({
+      method: "POST",
+      url: "/api/v1/workspaces",
+      headers: { cookie: session.cookie, "content-type": "application/json" },
+      payload: '{"name": ',
+    });
+    expect([broken.statusCode, broken.json().code]).toEqual([400, "HERALD_MALFORMED_JSON"]);
+  });
+
+  it("names every invalid field and its rule", async () => {
+    const session = await signUp(t.app);
+    const response = await call(t.app, session, "POST", "/api/v1/workspaces", {
+      name: "",
+      slug: "Not A Slug",
+      extra: 1,
+    });
+    expect(response.statusCode).toBe(400);
+    const errors = response.json().errors.map((e: { path: string; rule: string }) => `${e.path}:${e.rule}`);
+    expect(errors).toEqual(
+      expect.arrayContaining(["body.name:too_small", "body.slug:invalid_format", "body:unrecognized_keys"]),
+    );
+  });
+
+  it("a failure inside Herald is a 500 that hides the internals but logs them", async () => {
+    const session = await signUp(t.app);
+    const workspace = await call(t.app, session, "POST", "/api/v1/workspaces", { name: "Broken" });
+    await asOwner(t.db.url, (owner) => owner.query("alter table clients rename to clients_moved"));
+    try {
+      const response = await call(
+        t.app,
+        session,
+        "GET",
+        `/api/v1/workspaces/${workspace.json().id}/clients`,
+        undefined,
+        {
+          "x-request-id": "req-500",
+        },
+      );
+      expect(response.statusCode).toBe(500);
+      expect(response.json()).toMatchObject({ code: "HERALD_INTERNAL", requestId: "req-500" });
+      expect(response.body).not.toMatch(/clients|relation|select/i);
+      const logged = logs.lines().find((l) => l.requestId === "req-500" && l.level === "error");
+      expect(logged?.err).toMatchObject({ message: 'relation "clients" does not exist' });
+    } finally {
+      await asOwner(t.db.url, (owner) => owner.query("alter table clients_moved rename to clients"));
+    }
+  });
+});
+
+describe("security headers and CORS", () => {
+  it("sets helmet's headers, without HSTS on plain http", async () => {
+    const response = await t.app.inject({ method: "GET", url: "/health" });
+    expect(response.headers["x-content-type-options"]).toBe("nosniff");
+    expect(response.headers["content-security-policy"]).toContain("default-src 'self'");
+    expect(response.headers["strict-transport-security"]).toBeUndefined();
+  });
+
+  it("allows configured origins with credentials and no others", async () => {
+    const allowed = await t.app.inject({
+      method: "OPTIONS",
+      url: "/api/v1/me",
+      headers: { origin: "https://app.example.com", "access-control-request-method": "GET" },
+    });
+    expect(allowed.headers["access-control-allow-origin"]).toBe("https://app.example.com");
+    expect(allowed.headers["access-control-allow-credentials"]).toBe("true");
+    const other = await t.app.inject({
+      method: "OPTIONS",
+      url: "/api/v1/me",
+      headers: { origin: "https://evil.example", "access-control-request-method": "GET" },
+    });
+    expect(other.headers["access-control-allow-origin"]).toBeUndefined();
+  });
+});
+
+describe("rate limits", () => {
+  it("answers 429 with Retry-After once an address passes the limit, but never for /health", async () => {
+    const limited = await startTestApp({ HERALD_RATE_LIMIT_PER_MINUTE: "3" });
+    try {
+      const statuses: number[] = [];
+      for (let i = 0; i < 4; i++)
+        statuses.push((await limited.app.inject({ method: "GET", url: "/api/v1/me" })).statusCode);
+      expect(statuses).toEqual([401, 401, 401, 429]);
+      const last = await limited.app.inject({ method: "GET", url: "/api/v1/me" });
+      expect(last.json().code).toBe("HERALD_RATE_LIMITED");
+      expect(Number(last.headers["retry-after"])).toBeGreaterThan(0);
+      const other = await limited.app.inject({ method: "GET", url: "/api/v1/me", remoteAddress: "10.1.2.3" });
+      expect(other.statusCode).toBe(401);
+      for (let i = 0; i < 5; i++)
+        expect((await limited.app.inject({ method: "GET", url: "/health" })).statusCode).toBe(200);
+    } finally {
+      await limited.close();
+    }
+  });
+});
+
+describe("operations endpoints", () => {
+  it("/health answers ok without authentication", async () => {
+    const response = await t.app.inject({ method: "GET", url: "/health" });
+    expect([response.statusCode, response.json()]).toEqual([200, { status: "ok" }]);
+  });
+
+  it("/ready is 200 when migrated and 503 naming the migration when one is pending", async () => {
+    const ready = await t.app.inject({ method: "GET", url: "/ready" });
+    expect(ready.statusCode).toBe(200);
+    expect(ready.json()).toMatchObject({
+      status: "ready",
+      checks: { database: { ok: true }, migrations: { ok: true } },
+    });
+    const { rows } = await asOwner(t.db.url, (owner) =>
+      owner.query("delete from herald_migrations where id = '0001_foundation' returning *"),
+    );
+    try {
+      const notReady = await t.app.inject({ method: "GET", url: "/ready" });
+      expect(notReady.statusCode).toBe(503);
+      expect(notReady.json()).toMatchObject({
+        status: "not_ready",
+        checks: { migrations: { ok: false, pending: ["0001_foundation"] } },
+      });
+    } finally {
+      await asOwner(t.db.url, (owner) =>
+        owner.query("insert into herald_migrations (id, checksum, applied_at) values ($1, $2, $3)", [
+          rows[0].id,
+          rows[0].checksum,
+          rows[0].applied_at,
+        ]),
+      );
+    }
+  });
+
+  it("/ready is 503 when the database does not answer", async () => {
+    const broken = await startTestApp();
+    await broken.db.drop();
+    try {
+      const response = await broken.app.inject({ method: "GET", url: "/ready" });
+      expect(response.statusCode).toBe(503);
+      expect(response.json()).toMatchObject({ status: "not_ready", checks: { database: { ok: false } } });
+    } finally {
+      await broken.app.close();
+    }
+  });
+
+  it("serves the OpenAPI document with every API route and the docs page", async () => {
+    const spec = (await t.app.inject({ method: "GET", url: "/api/openapi.json" })).json();
+    expect(spec.openapi).toBe("3.1.0");
+    const documented = Object.keys(spec.paths);
+    const apiRoutes = t.app.routeTable
+      .filter((r) => r.url.startsWith("/api/v1/"))
+      .map((r) => r.url.replace(/:(\w+)/g, "{$1}"));
+    expect(apiRoutes.length).toBeGreaterThan(10);
+    for (const route of apiRoutes) expect(documented).toContain(route);
+    expect(spec.components.schemas.Problem).toBeDefined();
+    const docs = await t.app.inject({ method: "GET", url: "/api/docs/" });
+    expect(docs.statusCode).toBe(200);
+    expect(docs.body).toContain("swagger");
+  });
+});

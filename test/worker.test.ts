@@ -1,0 +1,106 @@
+/**
+ * The worker runs as the application role (no owner rights), heartbeats while alive, and on stop
+ * lets a running job finish instead of abandoning it.
+ */
+import { makeWorkerUtils, type WorkerUtils } from "graphile-worker";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createLogger } from "../src/observability/logger.js";
+import { startWorker } from "../src/worker/worker.js";
+import { asOwner, createTestDatabase, type TestDatabase } from "./helpers/database.js";
+
+let db: TestDatabase;
+let utils: WorkerUtils;
+const log = createLogger("silent");
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  utils = await makeWorkerUtils({ pgPool: db.appPool });
+});
+
+afterAll(async () => {
+  await utils?.release();
+  await db?.drop();
+});
+
+/** Resolves when `check` returns true, polling the database state every 20 ms (fails after 10 s). */
+async function eventually(check: () => Promise<boolean>, what: string) {
+  const deadline = Date.now() + 10_000;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+const jobCount = async () =>
+  Number((await db.appPool.query("select count(*) from graphile_worker.jobs")).rows[0].count);
+
+describe("worker", () => {
+  it("runs jobs as the application role and records its heartbeat while it lives", async () => {
+    const seenRoles: string[] = [];
+    const worker = await startWorker({
+      pool: db.appPool,
+      concurrency: 2,
+      version: "test",
+      log,
+      crontab: "",
+      tasks: {
+        whoami: async (_payload, helpers) => {
+          const { rows } = await helpers.query<{ role: string }>("select current_user as role");
+          seenRoles.push(rows[0]?.role ?? "?");
+        },
+      },
+    });
+    try {
+      await utils.addJob("whoami", {});
+      await eventually(async () => seenRoles.length === 1 && (await jobCount()) === 0, "the job ran");
+      expect(seenRoles).toEqual(["herald_app"]);
+      const beat = await asOwner(db.url, (owner) =>
+        owner.query(
+          "select worker_id, stopped_at, last_seen_at > now() - interval '1 minute' as fresh from worker_heartbeats where worker_id = $1",
+          [worker.workerId],
+        ),
+      );
+      expect(beat.rows[0]).toMatchObject({ worker_id: worker.workerId, stopped_at: null, fresh: true });
+    } finally {
+      await worker.stop();
+    }
+    const stopped = await asOwner(db.url, (owner) =>
+      owner.query("select stopped_at is not null as stopped from worker_heartbeats where worker_id = $1", [
+        worker.workerId,
+      ]),
+    );
+    expect(stopped.rows[0]).toEqual({ stopped: true });
+  });
+
+  it("stopping waits for a running job to finish", async () => {
+    let release: () => void = () => {};
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let started = false;
+    let finished = false;
+    const worker = await startWorker({
+      pool: db.appPool,
+      concurrency: 1,
+      version: "test",
+      log,
+      crontab: "",
+      tasks: {
+        slow: async () => {
+          started = true;
+          await gate;
+          finished = true;
+        },
+      },
+    });
+    await utils.addJob("slow", {});
+    await eventually(async () => started, "the job started");
+    const stopping = worker.stop();
+    // The job is still running; let it finish only now.
+    expect(finished).toBe(false);
+    release();
+    await stopping;
+    expect(finished).toBe(true);
+    expect(await jobCount()).toBe(0);
+  });
+});
