@@ -22,13 +22,14 @@ export type WorkspaceAccess = {
 const MemberRow = z.object({
   id: z.uuid(),
   role: z.enum(ROLES),
+  restricted: z.boolean(),
   client_ids: z.array(z.uuid()),
 });
 
 /** The caller's membership, as a constant statement (the user id is a validated UUID, inlined). */
 function membershipQuery(userId: string): string {
   if (!isUuid(userId)) throw new TypeError("membershipQuery needs a user UUID");
-  return `select m.id, m.role,
+  return `select m.id, m.role, m.restricted,
             coalesce(array_agg(mc.client_id) filter (where mc.client_id is not null), '{}') as client_ids
      from members m
      left join member_clients mc on mc.workspace_id = m.workspace_id and mc.member_id = m.id
@@ -44,15 +45,13 @@ function accessFrom(principal: Principal, workspaceId: string, memberRows: unkno
   }
   const member = memberRows[0] === undefined ? undefined : MemberRow.parse(memberRows[0]);
   if (!member) throw new NotFoundError();
-  // A client-role member sees only their clients, even when none are left; others with no
-  // restriction rows see every client.
-  const limited = member.role === "client" || member.client_ids.length > 0;
   return {
     workspaceId,
     principal,
     role: member.role,
     memberId: member.id,
-    clientIds: limited ? member.client_ids : null,
+    // A restricted member sees only their clients, even when none are left.
+    clientIds: member.restricted ? member.client_ids : null,
   };
 }
 

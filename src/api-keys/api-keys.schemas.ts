@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { SCOPES } from "../access/permissions.js";
+import { Id } from "../http/ids.js";
 
 export const ApiKeySchema = z
   .object({
@@ -34,4 +35,4 @@ export const ApiKeyCreateSchema = z
   .meta({ id: "ApiKeyCreate", examples: [{ name: "Publishing script", scopes: ["posts:write"] }] });
 export type ApiKeyCreate = z.infer<typeof ApiKeyCreateSchema>;
 
-export const ApiKeyParams = z.object({ workspaceId: z.uuid(), keyId: z.uuid() });
+export const ApiKeyParams = z.object({ workspaceId: Id, keyId: Id });

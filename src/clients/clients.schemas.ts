@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { Id } from "../http/ids.js";
 
 /** An IANA time zone name that this runtime knows, e.g. `Europe/Paris`. */
 export const TimeZone = z
@@ -11,9 +12,7 @@ export const TimeZone = z
     } catch {
       return false;
     }
-  }, "must be an IANA time zone such as Europe/Paris")
-  // Stored in the canonical spelling ("europe/paris" becomes "Europe/Paris").
-  .transform((zone) => new Intl.DateTimeFormat("en-US", { timeZone: zone }).resolvedOptions().timeZone);
+  }, "must be an IANA time zone such as Europe/Paris");
 
 export const PostingTime = z.strictObject({
   weekday: z.number().int().min(1).max(7).meta({ description: "ISO weekday: 1 = Monday ... 7 = Sunday." }),
@@ -70,4 +69,4 @@ export const ClientUpdateSchema = z
   .meta({ id: "ClientUpdate", examples: [{ requiresApproval: false }] });
 export type ClientUpdate = z.infer<typeof ClientUpdateSchema>;
 
-export const ClientParams = z.object({ workspaceId: z.uuid(), clientId: z.uuid() });
+export const ClientParams = z.object({ workspaceId: Id, clientId: Id });

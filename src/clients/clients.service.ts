@@ -1,6 +1,6 @@
 import { canSeeClient, type WorkspaceAccess } from "../access/workspace-access.js";
 import type { Tx } from "../db/tenant.js";
-import { ConflictError, isUniqueViolation, NotFoundError } from "../errors.js";
+import { ConflictError, isUniqueViolation, NotFoundError, ValidationError } from "../errors.js";
 import { decodeCursor, page } from "../http/pagination.js";
 import { setMemberClients } from "../members/members.repository.js";
 import * as repo from "./clients.repository.js";
@@ -17,8 +17,8 @@ export async function listClients(
     rows,
     query.limit,
     "clients",
-    (c) => [c.name.toLowerCase(), c.id],
-    (c) => c,
+    (c) => c.sortKey,
+    ({ sortKey: _, ...client }) => client,
   );
 }
 
@@ -29,12 +29,20 @@ export async function getClient(tx: Tx, access: WorkspaceAccess, clientId: strin
 }
 
 export async function createClient(tx: Tx, access: WorkspaceAccess, input: ClientCreate): Promise<Client> {
+  const timezone = await knownTimeZone(tx, input.timezone);
   const client = await nameMustBeFree(() =>
-    repo.insertClient(tx, access.workspaceId, { ...input, postingTimes: normalise(input.postingTimes) }),
+    repo.insertClient(tx, access.workspaceId, {
+      ...input,
+      timezone,
+      postingTimes: normalise(input.postingTimes),
+    }),
   );
   // A member limited to some clients keeps seeing what they create.
   if (access.clientIds !== null && access.memberId !== null) {
-    await setMemberClients(tx, access.workspaceId, access.memberId, [...access.clientIds, client.id]);
+    await setMemberClients(tx, access.workspaceId, access.memberId, {
+      restricted: true,
+      clientIds: [...access.clientIds, client.id],
+    });
   }
   return client;
 }
@@ -47,7 +55,10 @@ export async function updateClient(
 ): Promise<Client> {
   await getClient(tx, access, clientId);
   const postingTimes = changes.postingTimes && normalise(changes.postingTimes);
-  const updated = await nameMustBeFree(() => repo.updateClient(tx, clientId, { ...changes, postingTimes }));
+  const timezone = changes.timezone && (await knownTimeZone(tx, changes.timezone));
+  const updated = await nameMustBeFree(() =>
+    repo.updateClient(tx, clientId, { ...changes, timezone, postingTimes }),
+  );
   if (!updated) throw new NotFoundError();
   return updated;
 }
@@ -56,11 +67,25 @@ export async function deleteClient(tx: Tx, access: WorkspaceAccess, clientId: st
   if (!canSeeClient(access, clientId) || !(await repo.deleteClient(tx, clientId))) throw new NotFoundError();
 }
 
+async function knownTimeZone(tx: Tx, zone: string): Promise<string> {
+  const spelling = await repo.timeZoneSpelling(tx, zone);
+  if (!spelling) {
+    throw new ValidationError(`Unknown time zone ${zone}.`, [
+      {
+        path: "body.timezone",
+        message: "must be an IANA time zone such as Europe/Paris",
+        rule: "invalid_timezone",
+      },
+    ]);
+  }
+  return spelling;
+}
+
 async function nameMustBeFree<T>(write: () => Promise<T>): Promise<T> {
   try {
     return await write();
   } catch (error) {
-    if (isUniqueViolation(error, "clients_name_idx")) {
+    if (isUniqueViolation(error, "clients_name_key_idx")) {
       throw new ConflictError("HERALD_CLIENT_EXISTS", "This workspace already has a client with this name.", [
         { path: "body.name", message: "is already used by another client", rule: "unique" },
       ]);

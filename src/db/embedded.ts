@@ -180,6 +180,10 @@ async function initCluster(initdb: string, pgDir: string, password: string, runA
         `--pwfile=${passwordFile}`,
         "--auth=scram-sha-256",
         "--encoding=UTF8",
+        // ICU's root locale: names sort as people expect (é beside e) and lower() knows Unicode,
+        // the same on every machine (the C library's locales differ from one system to another).
+        "--locale-provider=icu",
+        "--icu-locale=und",
         "--locale=C",
       ],
       { ...spawnIdentity(runAs), env: { ...process.env, LC_ALL: "C" } },

@@ -8,12 +8,13 @@ type MemberRow = {
   name: string | null;
   role: Role;
   status: "invited" | "active";
+  restricted: boolean;
   client_ids: string[];
   created_at: Date;
 };
 
 const SELECT_MEMBER = `
-  select m.id, m.email, u.name, m.role, m.status, m.created_at,
+  select m.id, m.email, u.name, m.role, m.status, m.restricted, m.created_at,
          coalesce(array_agg(mc.client_id order by mc.client_id) filter (where mc.client_id is not null), '{}') as client_ids
   from members m
   left join users u on u.id = m.user_id
@@ -25,6 +26,7 @@ const toMember = (row: MemberRow): Member => ({
   name: row.name,
   role: row.role,
   status: row.status,
+  limitedToClients: row.restricted,
   clientIds: row.client_ids,
   createdAt: row.created_at.toISOString(),
 });
@@ -49,10 +51,11 @@ export async function findMember(tx: Tx, memberId: string): Promise<Member | und
 export async function insertMember(
   tx: Tx,
   member: { workspaceId: string; email: string; role: Role; userId: string | null; invitedBy: string | null },
+  scope: { restricted: boolean; clientIds: string[] } = { restricted: false, clientIds: [] },
 ): Promise<string> {
   const { rows } = await tx.query<{ id: string }>(
-    `insert into members (workspace_id, user_id, email, role, status, invited_by)
-     values ($1, $2, $3, $4, $5, $6) returning id`,
+    `insert into members (workspace_id, user_id, email, role, status, invited_by, restricted)
+     values ($1, $2, $3, $4, $5, $6, $7) returning id`,
     [
       member.workspaceId,
       member.userId,
@@ -60,10 +63,12 @@ export async function insertMember(
       member.role,
       member.userId ? "active" : "invited",
       member.invitedBy,
+      scope.restricted,
     ],
   );
   const id = rows[0]?.id;
   if (!id) throw new Error("member insert returned no id");
+  await insertMemberClients(tx, member.workspaceId, id, scope.clientIds);
   return id;
 }
 
@@ -71,15 +76,26 @@ export async function setMemberRole(tx: Tx, memberId: string, role: Role): Promi
   await tx.query("update members set role = $2, updated_at = now() where id = $1", [memberId, role]);
 }
 
-export async function setMemberClients(tx: Tx, workspaceId: string, memberId: string, clientIds: string[]) {
+/** Which clients a member sees: only `clientIds` when restricted, otherwise every client. */
+export async function setMemberClients(
+  tx: Tx,
+  workspaceId: string,
+  memberId: string,
+  scope: { restricted: boolean; clientIds: string[] },
+) {
+  const { restricted, clientIds } = scope;
+  await tx.query("update members set restricted = $2 where id = $1", [memberId, restricted]);
   await tx.query("delete from member_clients where member_id = $1", [memberId]);
-  if (clientIds.length > 0) {
-    await tx.query(
-      `insert into member_clients (workspace_id, member_id, client_id)
-       select $1, $2, unnest($3::uuid[]) on conflict do nothing`,
-      [workspaceId, memberId, clientIds],
-    );
-  }
+  await insertMemberClients(tx, workspaceId, memberId, clientIds);
+}
+
+async function insertMemberClients(tx: Tx, workspaceId: string, memberId: string, clientIds: string[]) {
+  if (clientIds.length === 0) return;
+  await tx.query(
+    `insert into member_clients (workspace_id, member_id, client_id)
+     select $1, $2, unnest($3::uuid[]) on conflict do nothing`,
+    [workspaceId, memberId, clientIds],
+  );
 }
 
 export async function deleteMember(tx: Tx, memberId: string): Promise<void> {

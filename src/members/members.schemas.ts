@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { ROLES } from "../access/permissions.js";
+import { Id } from "../http/ids.js";
 
 export const MemberSchema = z
   .object({
@@ -8,16 +9,16 @@ export const MemberSchema = z
     name: z.string().nullable().meta({ description: "Null until the invitation is accepted." }),
     role: z.enum(ROLES),
     status: z.enum(["invited", "active"]),
-    clientIds: z.array(z.uuid()).meta({
-      description:
-        "The clients this member is limited to; empty means every client (except for the client role).",
-    }),
+    limitedToClients: z
+      .boolean()
+      .meta({ description: "True: the member sees only `clientIds` (always true for the client role)." }),
+    clientIds: z.array(z.uuid()).meta({ description: "The clients a limited member sees." }),
     createdAt: z.iso.datetime({ offset: true }),
   })
   .meta({ id: "Member" });
 export type Member = z.infer<typeof MemberSchema>;
 
-const ClientIds = z.array(z.uuid()).max(500);
+const ClientIds = z.array(Id).max(500);
 
 export const MemberInviteSchema = z
   .strictObject({
@@ -26,7 +27,10 @@ export const MemberInviteSchema = z
       .max(254)
       .transform((e) => e.toLowerCase()),
     role: z.enum(ROLES),
-    clientIds: ClientIds.optional(),
+    clientIds: ClientIds.optional().meta({
+      description:
+        "Limit the member to these clients; omitted or empty: every client (not allowed for the client role).",
+    }),
   })
   .meta({ id: "MemberInvite", examples: [{ email: "sam@example.com", role: "editor" }] });
 export type MemberInvite = z.infer<typeof MemberInviteSchema>;
@@ -37,4 +41,4 @@ export const MemberUpdateSchema = z
   .meta({ id: "MemberUpdate", examples: [{ role: "manager" }] });
 export type MemberUpdate = z.infer<typeof MemberUpdateSchema>;
 
-export const MemberParams = z.object({ workspaceId: z.uuid(), memberId: z.uuid() });
+export const MemberParams = z.object({ workspaceId: Id, memberId: Id });

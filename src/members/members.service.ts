@@ -32,13 +32,17 @@ export async function inviteMember(tx: Tx, access: WorkspaceAccess, input: Membe
   await assertClientsValid(tx, input.role, clientIds);
   let memberId: string;
   try {
-    memberId = await repo.insertMember(tx, {
-      workspaceId: access.workspaceId,
-      email: input.email,
-      role: input.role,
-      userId: null,
-      invitedBy: access.principal.kind === "user" ? access.principal.userId : null,
-    });
+    memberId = await repo.insertMember(
+      tx,
+      {
+        workspaceId: access.workspaceId,
+        email: input.email,
+        role: input.role,
+        userId: null,
+        invitedBy: access.principal.kind === "user" ? access.principal.userId : null,
+      },
+      { restricted: input.role === "client" || clientIds.length > 0, clientIds },
+    );
   } catch (error) {
     if (isUniqueViolation(error, "members_workspace_id_email_key")) {
       throw new ConflictError("HERALD_MEMBER_EXISTS", "This email is already a member or invited.", [
@@ -47,7 +51,6 @@ export async function inviteMember(tx: Tx, access: WorkspaceAccess, input: Membe
     }
     throw error;
   }
-  await repo.setMemberClients(tx, access.workspaceId, memberId, clientIds);
   return mustFind(tx, memberId);
 }
 
@@ -63,9 +66,14 @@ export async function updateMember(
   if (member.role === "owner") assertMayAssign(access, "owner");
   assertMayAssign(access, role);
   if (role !== "owner" && isLastOwner(owners, memberId)) throw lastOwner();
-  await assertClientsValid(tx, role, changes.clientIds ?? member.clientIds);
+  const clientIds = changes.clientIds ?? member.clientIds;
+  await assertClientsValid(tx, role, clientIds);
   if (role !== member.role) await repo.setMemberRole(tx, memberId, role);
-  if (changes.clientIds) await repo.setMemberClients(tx, access.workspaceId, memberId, changes.clientIds);
+  // New ids set the limit (empty: none); without them a member keeps theirs, so a limited manager
+  // made editor stays limited, even to no client at all.
+  const restricted =
+    role === "client" || (changes.clientIds ? changes.clientIds.length > 0 : member.limitedToClients);
+  await repo.setMemberClients(tx, access.workspaceId, memberId, { restricted, clientIds });
   return mustFind(tx, memberId);
 }
 

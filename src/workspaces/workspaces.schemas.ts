@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { ROLES } from "../access/permissions.js";
+import { Id } from "../http/ids.js";
 
 export const Slug = z
   .string()
@@ -28,4 +29,4 @@ export const WorkspaceUpdateSchema = z
   .refine((v) => v.name !== undefined || v.slug !== undefined, "give at least one of name, slug")
   .meta({ id: "WorkspaceUpdate", examples: [{ name: "Northwind Agency Ltd" }] });
 
-export const WorkspaceParams = z.object({ workspaceId: z.uuid() });
+export const WorkspaceParams = z.object({ workspaceId: Id });

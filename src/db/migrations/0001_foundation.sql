@@ -101,13 +101,18 @@ create table members (
   email text not null check (email = lower(email)),
   role text not null check (role in ('owner', 'admin', 'manager', 'editor', 'viewer', 'client')),
   status text not null check (status in ('invited', 'active')),
+  -- true: the member sees only the clients in member_clients (possibly none, e.g. after those
+  -- clients were deleted); false: every client. Explicit, so that deleting a client can never
+  -- widen anyone's access.
+  restricted boolean not null default false,
   invited_by uuid references users (id) on delete set null,
   created_at timestamptz not null default now(),
   updated_at timestamptz not null default now(),
   unique (workspace_id, id),
   unique (workspace_id, email),
   unique (workspace_id, user_id),
-  check ((status = 'active') = (user_id is not null))
+  check ((status = 'active') = (user_id is not null)),
+  check (role <> 'client' or restricted)
 );
 create index members_user_id_idx on members (user_id);
 create index members_invited_email_idx on members (email) where status = 'invited';
@@ -116,6 +121,9 @@ create table clients (
   id uuid primary key default gen_random_uuid(),
   workspace_id uuid not null references workspaces (id) on delete cascade,
   name text not null check (length(name) between 1 and 200),
+  -- the name folded for comparison (Unicode case folding in the application, the same whatever the
+  -- database's locale): unique per workspace and the list order
+  name_key text not null,
   timezone text not null default 'UTC',
   -- [{ "weekday": 1..7 (ISO, Monday = 1), "time": "HH:MM" }] in the client's time zone
   posting_times jsonb not null default '[]' check (jsonb_typeof(posting_times) = 'array'),
@@ -124,9 +132,9 @@ create table clients (
   updated_at timestamptz not null default now(),
   unique (workspace_id, id)
 );
-create unique index clients_name_idx on clients (workspace_id, lower(name));
+create unique index clients_name_key_idx on clients (workspace_id, name_key);
 
--- A member limited to some clients has one row per client; no rows means every client.
+-- The clients of a restricted member, one row each.
 -- The composite foreign keys make a cross-workspace link impossible, whatever the code does.
 create table member_clients (
   workspace_id uuid not null,
