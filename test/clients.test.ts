@@ -211,7 +211,7 @@ describe("creating a client", () => {
     [
       "an extra key in a posting time",
       { postingTimes: [{ weekday: 1, time: "09:00", zone: "UTC" }] },
-      ["body.postingTimes.0"],
+      ["body.postingTimes.0.zone"],
     ],
     [
       "posting times that are not a list",

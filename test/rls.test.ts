@@ -24,7 +24,7 @@ const FIXTURES: Record<string, (ids: Ids) => { sql: string; values: unknown[] }>
     values: [ids.member, ids.workspace, ids.user, `${ids.user}@example.com`],
   }),
   clients: (ids) => ({
-    sql: "insert into clients (id, workspace_id, name) values ($1, $2, 'Client')",
+    sql: "insert into clients (id, workspace_id, name, name_key) values ($1, $2, 'Client', 'client')",
     values: [ids.client, ids.workspace],
   }),
   member_clients: (ids) => ({
@@ -149,7 +149,9 @@ describe("row-level security, with no service code in the way", () => {
   it("refuses to write a row into another workspace", async () => {
     await expect(
       withWorkspace(db.appPool, a.workspace, (tx) =>
-        tx.query("insert into clients (workspace_id, name) values ($1, 'Intruder')", [b.workspace]),
+        tx.query("insert into clients (workspace_id, name, name_key) values ($1, 'Intruder', 'intruder')", [
+          b.workspace,
+        ]),
       ),
     ).rejects.toMatchObject({ code: "42501" });
   });

@@ -38,13 +38,17 @@ describe("session cookies", () => {
     const session = await signUp(t.app);
     const token = verifiedToken(cookieValue(session.cookie), SECRET);
     const forged = `herald.session_token=${encodeURIComponent(`${token}.${"B".repeat(43)}=`)}`;
-    expect((await t.app.inject({ method: "GET", url: "/api/v1/me", headers: { cookie: forged } })).statusCode).toBe(401);
+    expect(
+      (await t.app.inject({ method: "GET", url: "/api/v1/me", headers: { cookie: forged } })).statusCode,
+    ).toBe(401);
   });
 
   it("an expired session does not authenticate", async () => {
     const session = await signUp(t.app);
     await asOwner(t.db.url, (owner) =>
-      owner.query("update sessions set expires_at = now() - interval '1 second' where user_id = $1", [session.userId]),
+      owner.query("update sessions set expires_at = now() - interval '1 second' where user_id = $1", [
+        session.userId,
+      ]),
     );
     expect((await call(t.app, session, "GET", "/api/v1/me")).statusCode).toBe(401);
   });
@@ -53,17 +57,19 @@ describe("session cookies", () => {
     const session = await signUp(t.app);
     // 29 days left of 30: the session was last refreshed more than a day ago.
     await asOwner(t.db.url, (owner) =>
-      owner.query("update sessions set expires_at = now() + interval '29 days' - interval '1 minute' where user_id = $1", [
-        session.userId,
-      ]),
+      owner.query(
+        "update sessions set expires_at = now() + interval '29 days' - interval '1 minute' where user_id = $1",
+        [session.userId],
+      ),
     );
     const response = await call(t.app, session, "GET", "/api/v1/me");
     expect(response.statusCode).toBe(200);
     expect(response.cookies.find((c) => c.name === "herald.session_token")?.maxAge).toBe(30 * 24 * 3600);
     const { rows } = await asOwner(t.db.url, (owner) =>
-      owner.query("select expires_at > now() + interval '29 days 23 hours' as extended from sessions where user_id = $1", [
-        session.userId,
-      ]),
+      owner.query(
+        "select expires_at > now() + interval '29 days 23 hours' as extended from sessions where user_id = $1",
+        [session.userId],
+      ),
     );
     expect(rows[0]).toEqual({ extended: true });
   });

@@ -29,7 +29,8 @@ export const ApiKeyCreateSchema = z
       .transform((scopes) => [...new Set(scopes)]),
     expiresAt: z.iso
       .datetime({ offset: true })
-      .refine((value) => Date.parse(value) > Date.now(), "must be in the future")
+      // Checked only once the value is a date-time: one error per problem.
+      .pipe(z.string().refine((value) => Date.parse(value) > Date.now(), "must be in the future"))
       .optional(),
   })
   .meta({ id: "ApiKeyCreate", examples: [{ name: "Publishing script", scopes: ["posts:write"] }] });

@@ -17,7 +17,7 @@ import { listUserWorkspaces } from "../workspaces/workspaces.repository.js";
 import { WorkspaceSchema } from "../workspaces/workspaces.schemas.js";
 import { listWorkspaces } from "../workspaces/workspaces.service.js";
 import { CLIENT_IP_HEADER, MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH } from "./auth.js";
-import { assertSignInAllowed, clearAccountFailures, recordSignInFailure } from "./sign-in-throttle.js";
+import { reserveSignInAttempt, signInSucceeded } from "./sign-in-throttle.js";
 
 const tags = ["Auth"];
 const Email = z
@@ -105,17 +105,14 @@ export function authRoutes({ pool, auth, config }: AppDeps): FastifyPluginAsyncZ
       },
       async (request, reply) => {
         const { email, password } = request.body;
-        await assertSignInAllowed(pool, limits, email, request.ip);
+        await reserveSignInAttempt(pool, limits, email, request.ip);
         const result = await auth.api
           .signInEmail({ body: { email, password }, headers: clientHeaders(request), returnHeaders: true })
-          .catch(async (error: unknown) => {
-            if (isAPIError(error) && error.statusCode === 401) {
-              await recordSignInFailure(pool, email, request.ip);
-              throw new InvalidCredentialsError();
-            }
+          .catch((error: unknown) => {
+            if (isAPIError(error) && error.statusCode === 401) throw new InvalidCredentialsError();
             throw error;
           });
-        await clearAccountFailures(pool, email);
+        await signInSucceeded(pool, email, request.ip);
         forwardCookies(result.headers, reply);
         return signedIn(pool, result.response.user);
       },

@@ -34,7 +34,8 @@ export function createAuthenticateHook({ pool, readSession, allowedOrigins }: Au
   ): Promise<Principal | undefined> {
     const authorization = request.headers.authorization;
     if (authorization !== undefined) {
-      const match = /^Bearer ([A-Za-z0-9_-]{1,200})$/.exec(authorization);
+      // The scheme is case-insensitive (RFC 9110 §11.1).
+      const match = /^Bearer ([A-Za-z0-9_-]{1,200})$/i.exec(authorization);
       if (!match?.[1]) throw new AuthenticationError("The Authorization header must be `Bearer <api key>`.");
       const key = await authenticateApiKey(pool, match[1]);
       if (!key) throw new AuthenticationError("The API key is not valid, or it was revoked or has expired.");

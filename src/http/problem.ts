@@ -58,11 +58,19 @@ export function toProblem(error: unknown, requestId: string): Problem {
   }
   if (hasZodFastifySchemaValidationErrors(error)) {
     const part = locationName(error.validationContext);
-    const errors: FieldError[] = error.validation.map((issue) => ({
-      path: [part, ...issue.instancePath.split("/").filter(Boolean)].join("."),
-      message: issue.message ?? "is not valid",
-      rule: issue.keyword,
-    }));
+    const errors: FieldError[] = error.validation.flatMap((issue) => {
+      const path = [part, ...issue.instancePath.split("/").filter(Boolean)].join(".");
+      // zod reports unknown keys as one issue on their object; name each key at its own path.
+      const keys = issue.keyword === "unrecognized_keys" ? issue.params.keys : undefined;
+      if (Array.isArray(keys)) {
+        return keys.map((key) => ({
+          path: `${path}.${String(key)}`,
+          message: `"${String(key)}" is not a known field`,
+          rule: "unrecognized_key",
+        }));
+      }
+      return [{ path, message: issue.message ?? "is not valid", rule: issue.keyword }];
+    });
     return toProblem(new ValidationError(describe(errors), errors), requestId);
   }
   const known = isFastifyError(error) ? FRAMEWORK_ERRORS[error.code] : undefined;

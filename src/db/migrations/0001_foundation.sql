@@ -247,7 +247,9 @@ create function herald_find_api_key(p_secret_hash bytea)
     from api_keys k where k.secret_hash = p_secret_hash
   $$;
 
--- Accepts every pending invitation for this email on behalf of the user who proved they own it.
+-- Accepts every pending invitation for this email on behalf of the user signed in with it.
+-- Email addresses are not verified yet: whoever registers an invited address first gets its
+-- invitations (README, "Security model").
 create function herald_accept_invitations(p_user_id uuid, p_email text)
   returns setof uuid
   language sql volatile security definer set search_path = pg_catalog, public
