@@ -55,6 +55,9 @@ export async function runRole(role: Role, config: Config, log: Logger): Promise<
   };
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
+  watchNpmParent(() => {
+    void shutdown("npm, which started Herald, is gone").then(() => process.exit(0));
+  });
 
   try {
     const databaseUrl = await openDatabase(config, log, started);
@@ -113,4 +116,21 @@ async function appPool(url: string, max: number, applicationName: string, log: L
     throw new Error(`Database sessions run as ${rows[0]?.role}, not ${APP_ROLE}; refusing to start.`);
   }
   return pool;
+}
+
+/**
+ * Under `npm start`, npm is the parent (the script `exec`s node). If npm is killed with SIGKILL,
+ * nothing tells Herald; it would keep the port and the database to itself, and the next
+ * `npm start` would fail. So when started by npm, Herald stops when its parent changes.
+ */
+function watchNpmParent(onOrphaned: () => void) {
+  if (!process.env.npm_lifecycle_event) return;
+  const parent = process.ppid;
+  const timer = setInterval(() => {
+    if (process.ppid !== parent) {
+      clearInterval(timer);
+      onOrphaned();
+    }
+  }, 500);
+  timer.unref();
 }

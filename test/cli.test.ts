@@ -166,6 +166,52 @@ describe("herald command", () => {
     expect(await main.exited).toBe(0);
   });
 
+  it("started by npm, Herald stops cleanly when npm is killed with SIGKILL", {
+    timeout: 180_000,
+  }, async () => {
+    const dir = await dataDir();
+    const port = await freePort();
+    // A stand-in for npm: a parent process that starts Herald the way `npm start` does.
+    const command = `${process.execPath} --import tsx ${path.join(ROOT, "src/main.ts")} start`;
+    const npm = spawn("sh", ["-c", `${command} & echo $! ; wait`], {
+      cwd: ROOT,
+      env: {
+        PATH: process.env.PATH ?? "",
+        HERALD_DATA_DIR: dir,
+        PORT: String(port),
+        npm_lifecycle_event: "start",
+      },
+      stdio: ["ignore", "pipe", "ignore"],
+    });
+    running.add(npm);
+    const heraldPid = await new Promise<number>((resolve) =>
+      npm.stdout?.once("data", (chunk: Buffer) => resolve(Number(chunk.toString().trim()))),
+    );
+    const deadline = Date.now() + 60_000;
+    while (
+      (await fetch(`http://127.0.0.1:${port}/ready`).then(
+        (r) => r.status,
+        () => 0,
+      )) !== 200
+    ) {
+      if (Date.now() > deadline) throw new Error("Herald did not become ready");
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    npm.kill("SIGKILL");
+    const stopped = Date.now() + 30_000;
+    let alive = true;
+    while (alive && Date.now() < stopped) {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      try {
+        process.kill(heraldPid, 0);
+      } catch {
+        alive = false;
+      }
+    }
+    expect(alive).toBe(false);
+    expect(await pathExists(path.join(dir, "postgres/postmaster.pid"))).toBe(false);
+  });
+
   it.runIf(process.getuid?.() === 0)(
     "runs as an ordinary user too (here: nobody, since the tests run as root)",
     { timeout: 180_000 },
