@@ -1,16 +1,18 @@
 /**
  * bench:api: throughput and p99 of an authenticated, RLS-scoped `GET /api/v1/workspaces/{id}/clients`
- * beside a bare Fastify route serving the same bytes, from one run on the same machine, and the
- * Herald server's peak RSS.
+ * beside two references from the same run on the same machine, and the Herald server's peak RSS:
+ * - a bare Fastify route serving the same bytes (the cost of HTTP alone);
+ * - a bare Fastify route running Herald's SQL round trips on a plain pg pool (the database floor).
  *
  * Method: an embedded PostgreSQL in a temporary directory; Herald's compiled server (`dist/`) as a
- * child process, logging at info to /dev/null as in production; the bare route in another child
- * process; autocannon in this process, 20 connections, 3 s warm-up then 10 s measured, each target
+ * child process, logging at info to /dev/null as in production; the references in other child
+ * processes; autocannon in this process, 20 connections, 3 s warm-up then 10 s measured, each target
  * in turn. Aims (issue 2): >= 15% of the bare throughput, p99 < 50 ms, RSS < 250 MB.
  */
 import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import pg from "pg";
 import { z } from "zod";
 import { startEmbeddedPostgres } from "../src/db/embedded.js";
 import { createLogger } from "../src/observability/logger.js";
@@ -23,13 +25,36 @@ const CLIENTS = 20;
 const log = createLogger("warn");
 const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), "herald-bench-"));
 await fs.chmod(dataDir, 0o755);
-const pg = await startEmbeddedPostgres({ dataDir, port: 0, log });
+const database = await startEmbeddedPostgres({ dataDir, port: 0, log });
 const children: Array<ReturnType<typeof startProcess>> = [];
+
+/** Starts a reference server (bench/bare-server.ts) and returns its URL. */
+async function startReference(env: Record<string, string>): Promise<string> {
+  const port = await freePort();
+  const child = startProcess(["--import", "tsx", path.join(ROOT, "bench/bare-server.ts")], {
+    ...env,
+    PORT: String(port),
+  });
+  children.push(child);
+  const url = `http://127.0.0.1:${port}/`;
+  await waitForHttp(url, child);
+  return url;
+}
+
+async function pgQuery(url: string, sql: string): Promise<Record<string, unknown>> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return (await client.query(sql)).rows[0] ?? {};
+  } finally {
+    await client.end();
+  }
+}
 
 try {
   const heraldPort = await freePort();
   const herald = startProcess([path.join(ROOT, "dist/main.js"), "server"], {
-    DATABASE_URL: pg.url,
+    DATABASE_URL: database.url,
     PORT: String(heraldPort),
     HERALD_DATA_DIR: dataDir,
     HERALD_RATE_LIMIT_PER_MINUTE: "100000000",
@@ -67,38 +92,38 @@ try {
   const clientsUrl = `${base}/api/v1/workspaces/${workspace.id}/clients`;
   const sample = await (await fetch(clientsUrl, { headers: { cookie } })).text();
 
-  const barePort = await freePort();
-  const bare = startProcess(["--import", "tsx", path.join(ROOT, "bench/bare-server.ts")], {
-    PORT: String(barePort),
-    BARE_BODY: sample,
+  const bare = await startReference({ MODE: "static", BARE_BODY: sample });
+  const tokenRow = await pgQuery(database.url, "select token, user_id from sessions limit 1");
+  const floor = await startReference({
+    MODE: "database",
+    DATABASE_URL: database.url,
+    TOKEN: String(tokenRow.token),
+    USER_ID: String(tokenRow.user_id),
+    WORKSPACE_ID: workspace.id,
   });
-  children.push(bare);
-  await waitForHttp(`http://127.0.0.1:${barePort}/`, bare);
 
   const measure = async (url: string, requestHeaders?: Record<string, string>) => {
     await load({ url, connections: CONNECTIONS, durationSeconds: 3, headers: requestHeaders });
     return load({ url, connections: CONNECTIONS, durationSeconds: SECONDS, headers: requestHeaders });
   };
-  const reference = await measure(`http://127.0.0.1:${barePort}/`);
+  const reference = await measure(bare);
+  const databaseFloor = await measure(floor);
   const heraldLoad = await measure(clientsUrl, { cookie });
   const rss = await peakRssMiB(herald.pid ?? 0);
 
   const ratio = heraldLoad.requestsPerSecond / reference.requestsPerSecond;
+  const row = (target: string, result: typeof reference) => ({
+    target,
+    "req/s": result.requestsPerSecond,
+    "% of bare": `${((result.requestsPerSecond / reference.requestsPerSecond) * 100).toFixed(1)}%`,
+    "p50 ms": result.p50Ms,
+    "p99 ms": result.p99Ms,
+    errors: result.errors + result.non2xx,
+  });
   const rows = [
-    {
-      target: "bare Fastify route (reference)",
-      "req/s": reference.requestsPerSecond,
-      "p50 ms": reference.p50Ms,
-      "p99 ms": reference.p99Ms,
-      errors: reference.errors + reference.non2xx,
-    },
-    {
-      target: `GET clients (session, RLS, ${CLIENTS} rows)`,
-      "req/s": heraldLoad.requestsPerSecond,
-      "p50 ms": heraldLoad.p50Ms,
-      "p99 ms": heraldLoad.p99Ms,
-      errors: heraldLoad.errors + heraldLoad.non2xx,
-    },
+    row("bare Fastify route, same bytes (reference)", reference),
+    row("bare Fastify + pg, Herald's 4 round trips (database floor)", databaseFloor),
+    row(`Herald GET clients (session, RLS, ${CLIENTS} rows)`, heraldLoad),
   ];
   const summary = {
     benchmark: "api",
@@ -107,7 +132,10 @@ try {
     connections: CONNECTIONS,
     seconds: SECONDS,
     reference,
+    databaseFloor,
     herald: heraldLoad,
+    ratioToDatabaseFloor:
+      Math.round((heraldLoad.requestsPerSecond / databaseFloor.requestsPerSecond) * 1000) / 1000,
     ratio: Math.round(ratio * 1000) / 1000,
     serverPeakRssMiB: rss,
     aims: { ratioAtLeast: 0.15, p99BelowMs: 50, rssBelowMiB: 250 },
@@ -116,12 +144,14 @@ try {
   const file = await writeResult("api", summary);
   process.stdout.write(`${table(rows)}\n\n`);
   process.stdout.write(
-    `ratio to reference: ${(ratio * 100).toFixed(1)}% (aim >= 15%)   Herald p99: ${heraldLoad.p99Ms} ms (aim < 50)   ` +
+    `ratio to reference: ${(ratio * 100).toFixed(1)}% (aim >= 15%; the database floor alone is ` +
+      `${((databaseFloor.requestsPerSecond / reference.requestsPerSecond) * 100).toFixed(1)}%)   ` +
+      `Herald p99: ${heraldLoad.p99Ms} ms (aim < 50)   ` +
       `server peak RSS: ${rss} MiB (aim < 250)\nresults: ${path.relative(ROOT, file)}\n`,
   );
 } finally {
   for (const child of children) child.kill("SIGTERM");
   await new Promise((resolve) => setTimeout(resolve, 1000));
-  await pg.stop();
+  await database.stop();
   await fs.rm(dataDir, { recursive: true, force: true });
 }

@@ -239,3 +239,14 @@ describe("operations endpoints", () => {
     expect(docs.body).toContain("swagger");
   });
 });
+
+describe("the front door", () => {
+  it("sends a person opening Herald to the API documentation, whose assets load over plain http", async () => {
+    const root = await t.app.inject({ method: "GET", url: "/" });
+    expect([root.statusCode, root.headers.location]).toEqual([302, "/api/docs"]);
+    const docs = await t.app.inject({ method: "GET", url: "/api/docs/" });
+    expect(docs.headers["content-security-policy"]).not.toContain("upgrade-insecure-requests");
+    const script = await t.app.inject({ method: "GET", url: "/api/docs/static/swagger-initializer.js" });
+    expect(script.statusCode).toBe(200);
+  });
+});

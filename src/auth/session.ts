@@ -26,12 +26,14 @@ export async function createSessionReader(pool: pg.Pool, auth: Auth, secret: str
   return async (cookieHeader) => {
     const token = verifiedToken(readCookie(cookieHeader, cookieName), secret);
     if (!token) return undefined;
-    const { rows } = await pool.query<{ user_id: string; email: string; name: string; expires_at: Date }>(
-      `select s.user_id, u.email, u.name, s.expires_at
-       from sessions s join users u on u.id = s.user_id
-       where s.token = $1 and s.expires_at > now()`,
-      [token],
-    );
+    // A named statement: parsed and planned once per connection, as it runs on every request.
+    const { rows } = await pool.query<{ user_id: string; email: string; name: string; expires_at: Date }>({
+      name: "herald_read_session",
+      text: `select s.user_id, u.email, u.name, s.expires_at
+             from sessions s join users u on u.id = s.user_id
+             where s.token = $1 and s.expires_at > now()`,
+      values: [token],
+    });
     const row = rows[0];
     if (!row) return undefined;
     // better-auth's rule: refresh once the session is older than updateAge.

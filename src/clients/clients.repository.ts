@@ -37,13 +37,14 @@ export async function listClients(
   after: string[] | undefined,
   limit: number,
 ): Promise<Array<Client & { sortKey: string[] }>> {
-  const { rows } = await tx.query<ClientRow>(
-    `select * from clients
-     where ($1::uuid[] is null or id = any($1))
-       and ($2::text is null or (name_key, id) > ($2::text, $3::uuid))
-     order by name_key, id limit $4`,
-    [only, after?.[0] ?? null, after?.[1] ?? null, limit],
-  );
+  const { rows } = await tx.query<ClientRow>({
+    name: "herald_list_clients",
+    text: `select * from clients
+           where ($1::uuid[] is null or id = any($1))
+             and ($2::text is null or (name_key, id) > ($2::text, $3::uuid))
+           order by name_key, id limit $4`,
+    values: [only, after?.[0] ?? null, after?.[1] ?? null, limit],
+  });
   return rows.map((row) => ({ ...toClient(row), sortKey: [row.name_key, row.id] }));
 }
 

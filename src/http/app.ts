@@ -103,7 +103,13 @@ export async function buildApp(deps: AppDeps) {
     transform: jsonSchemaTransform,
     transformObject: jsonSchemaTransformObject,
   });
-  await app.register(swaggerUi, { routePrefix: "/api/docs", staticCSP: true });
+  await app.register(swaggerUi, {
+    routePrefix: "/api/docs",
+    staticCSP: true,
+    // Over plain http (a laptop), "upgrade-insecure-requests" would send the page's own assets to https.
+    transformStaticCSP: (header) =>
+      config.publicUrl.protocol === "https:" ? header : header.replace(/\s*upgrade-insecure-requests;?/, ""),
+  });
 
   app.addHook("onRequest", async (request, reply) => {
     reply.header("x-request-id", request.id);
