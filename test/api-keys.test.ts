@@ -17,6 +17,7 @@ import {
   uniqueEmail,
 } from "./helpers/app.js";
 import { asOwner } from "./helpers/database.js";
+import { expectProblem, validationPaths, withoutRequestId } from "./helpers/problems.js";
 
 let t: TestApp;
 let owner: Session;
@@ -70,24 +71,6 @@ async function listedKey(id: string, workspaceId = workspaceA) {
   const response = await listKeys(workspaceId, "?limit=100");
   expect(response.statusCode).toBe(200);
   return (response.json().items as CreatedKey[]).find((key) => key.id === id);
-}
-
-/** Asserts a problem+json answer with this status and code, and returns its body. */
-function expectProblem(response: LightMyRequestResponse, status: number, code: string) {
-  expect({ status: response.statusCode, body: response.json() }).toMatchObject({ status, body: { code } });
-  expect(response.headers["content-type"]).toMatch(/^application\/problem\+json/);
-  return response.json() as { detail: string; errors?: Array<{ path: string; message: string }> };
-}
-
-/** The field paths of a 400 HERALD_VALIDATION_FAILED, sorted. */
-function validationPaths(response: LightMyRequestResponse): string[] {
-  const body = expectProblem(response, 400, "HERALD_VALIDATION_FAILED");
-  return (body.errors ?? []).map((error) => error.path).sort();
-}
-
-function withoutRequestId(body: Record<string, unknown>) {
-  const { requestId: _, ...rest } = body;
-  return rest;
 }
 
 async function keyRow(id: string) {

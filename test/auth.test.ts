@@ -21,6 +21,7 @@ import {
   uniqueEmail,
 } from "./helpers/app.js";
 import { asOwner } from "./helpers/database.js";
+import { expectProblem, validationPaths, withoutRequestId } from "./helpers/problems.js";
 
 const SIGN_UP = "/api/v1/auth/sign-up";
 const SIGN_IN = "/api/v1/auth/sign-in";
@@ -89,27 +90,6 @@ async function withApp(
   } finally {
     await app.close();
   }
-}
-
-/** Asserts a problem+json answer with this status and code, and returns its body. */
-function expectProblem(response: LightMyRequestResponse, status: number, code: string) {
-  expect({ status: response.statusCode, body: response.json() }).toMatchObject({ status, body: { code } });
-  expect(response.headers["content-type"]).toMatch(/^application\/problem\+json/);
-  const body = response.json();
-  expect(body.status).toBe(status);
-  expect(body.requestId).toBe(response.headers["x-request-id"]);
-  return body as { code: string; detail: string; errors?: Array<{ path: string; message: string }> };
-}
-
-/** The field paths of a 400 HERALD_VALIDATION_FAILED, sorted. */
-function validationPaths(response: LightMyRequestResponse): string[] {
-  const body = expectProblem(response, 400, "HERALD_VALIDATION_FAILED");
-  return (body.errors ?? []).map((error) => error.path).sort();
-}
-
-function withoutRequestId(body: Record<string, unknown>) {
-  const { requestId: _, ...rest } = body;
-  return rest;
 }
 
 function signIn(

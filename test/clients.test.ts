@@ -4,7 +4,6 @@
  * deletion, and who may do each (roles and API key scopes).
  */
 import { randomUUID } from "node:crypto";
-import type { LightMyRequestResponse } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   addMember,
@@ -18,6 +17,7 @@ import {
   type TestApp,
 } from "./helpers/app.js";
 import { asOwner } from "./helpers/database.js";
+import { problem, withoutRequestId } from "./helpers/problems.js";
 
 type Client = {
   id: string;
@@ -36,21 +36,6 @@ beforeAll(async () => {
 });
 
 afterAll(() => t?.close());
-
-/** Status, code and error paths of a problem+json answer. */
-function problem(response: LightMyRequestResponse) {
-  const body = response.json();
-  return {
-    status: response.statusCode,
-    code: body.code,
-    paths: (body.errors ?? []).map((e: { path: string }) => e.path),
-  };
-}
-
-function withoutRequestId(body: Record<string, unknown>) {
-  const { requestId: _, ...rest } = body;
-  return rest;
-}
 
 const clientsUrl = (workspaceId: string) => `/api/v1/workspaces/${workspaceId}/clients`;
 

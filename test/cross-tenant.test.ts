@@ -22,6 +22,7 @@ import {
   startTestApp,
   type TestApp,
 } from "./helpers/app.js";
+import { withoutRequestId } from "./helpers/problems.js";
 
 type Ids = { workspaceId: string; clientId: string; memberId: string; keyId: string };
 type Tenant = { session: Session; apiKey: string; ids: Ids };
@@ -64,11 +65,6 @@ function fillPath(url: string, ids: Partial<Record<string, string>>): string {
       throw new Error(`${url}: the cross-tenant test has no fixture for :${name}; add one in tenant()`);
     return id;
   });
-}
-
-function withoutRequestId(body: Record<string, unknown>) {
-  const { requestId: _, ...rest } = body;
-  return rest;
 }
 
 beforeAll(async () => {

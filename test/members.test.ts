@@ -4,7 +4,6 @@
  * pagination.
  */
 import { randomUUID } from "node:crypto";
-import type { LightMyRequestResponse } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   addMember,
@@ -21,6 +20,7 @@ import {
   uniqueEmail,
 } from "./helpers/app.js";
 import { asOwner } from "./helpers/database.js";
+import { problem, withoutRequestId } from "./helpers/problems.js";
 
 type Member = {
   id: string;
@@ -39,21 +39,6 @@ beforeAll(async () => {
 });
 
 afterAll(() => t?.close());
-
-/** Status, code and error paths of a problem+json answer. */
-function problem(response: LightMyRequestResponse) {
-  const body = response.json();
-  return {
-    status: response.statusCode,
-    code: body.code,
-    paths: (body.errors ?? []).map((e: { path: string }) => e.path),
-  };
-}
-
-function withoutRequestId(body: Record<string, unknown>) {
-  const { requestId: _, ...rest } = body;
-  return rest;
-}
 
 const membersUrl = (workspaceId: string) => `/api/v1/workspaces/${workspaceId}/members`;
 

@@ -3,7 +3,6 @@
  * renaming, and who may do each.
  */
 import { randomUUID } from "node:crypto";
-import type { LightMyRequestResponse } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   addMember,
@@ -17,6 +16,7 @@ import {
   type TestApp,
 } from "./helpers/app.js";
 import { asOwner } from "./helpers/database.js";
+import { problem, withoutRequestId } from "./helpers/problems.js";
 
 const SLUG = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 
@@ -27,21 +27,6 @@ beforeAll(async () => {
 });
 
 afterAll(() => t?.close());
-
-/** Status, code and error paths of a problem+json answer. */
-function problem(response: LightMyRequestResponse) {
-  const body = response.json();
-  return {
-    status: response.statusCode,
-    code: body.code,
-    paths: (body.errors ?? []).map((e: { path: string }) => e.path),
-  };
-}
-
-function withoutRequestId(body: Record<string, unknown>) {
-  const { requestId: _, ...rest } = body;
-  return rest;
-}
 
 async function workspaceRows(where: string, values: unknown[]) {
   const { rows } = await asOwner(t.db.url, (client) =>
