@@ -27,6 +27,15 @@ const ipOrCidr = z.string().refine((value) => {
   const bits = Number(prefix);
   return Number.isInteger(bits) && bits >= 0 && bits <= (family === 4 ? 32 : 128);
 }, "must be IP addresses or CIDR ranges, comma-separated");
+/** A number of days: "400", "365d" or "7y" (a year counts 365.25 days). */
+const days = z
+  .string()
+  .regex(/^\d+[dy]?$/, "must be a number of days, like 365, 365d or 7y")
+  .transform((value) => {
+    const n = Number.parseInt(value, 10);
+    return value.endsWith("y") ? Math.round(n * 365.25) : n;
+  })
+  .pipe(z.number().int().positive());
 const httpUrl = z.url({ protocol: /^https?$/, error: "must be an http(s) URL" });
 const postgresUrl = z.url({ protocol: /^postgres(ql)?$/, error: "must be a postgres:// URL" });
 
@@ -34,24 +43,32 @@ const postgresUrl = z.url({ protocol: /^postgres(ql)?$/, error: "must be a postg
 const optional = <T extends z.ZodType>(schema: T) =>
   z.preprocess((value) => (value === "" ? undefined : value), schema.optional());
 
-const EnvSchema = z.object({
-  PORT: optional(port),
-  HOST: optional(z.string().min(1)),
-  HERALD_DATA_DIR: optional(z.string().min(1)),
-  DATABASE_URL: optional(postgresUrl),
-  HERALD_PUBLIC_URL: optional(httpUrl),
-  HERALD_AUTH_SECRET: optional(z.string().min(32, "must be at least 32 characters")),
-  LOG_LEVEL: optional(z.enum(LOG_LEVELS)),
-  HERALD_CORS_ORIGINS: optional(list.pipe(z.array(httpUrl))),
-  HERALD_TRUSTED_PROXIES: optional(list.pipe(z.array(ipOrCidr))),
-  HERALD_RATE_LIMIT_PER_MINUTE: optional(positiveInt),
-  HERALD_SIGNIN_LIMIT_PER_ACCOUNT: optional(positiveInt),
-  HERALD_SIGNIN_LIMIT_PER_IP: optional(positiveInt),
-  HERALD_DB_POOL_SIZE: optional(positiveInt.max(500)),
-  HERALD_WORKER_CONCURRENCY: optional(positiveInt.max(200)),
-  HERALD_SHUTDOWN_TIMEOUT_MS: optional(positiveInt),
-  HERALD_EMBEDDED_PG_PORT: optional(port),
-});
+const EnvSchema = z
+  .object({
+    PORT: optional(port),
+    HOST: optional(z.string().min(1)),
+    HERALD_DATA_DIR: optional(z.string().min(1)),
+    DATABASE_URL: optional(postgresUrl),
+    HERALD_PUBLIC_URL: optional(httpUrl),
+    HERALD_AUTH_SECRET: optional(z.string().min(32, "must be at least 32 characters")),
+    LOG_LEVEL: optional(z.enum(LOG_LEVELS)),
+    HERALD_CORS_ORIGINS: optional(list.pipe(z.array(httpUrl))),
+    HERALD_TRUSTED_PROXIES: optional(list.pipe(z.array(ipOrCidr))),
+    HERALD_RATE_LIMIT_PER_MINUTE: optional(positiveInt),
+    HERALD_SIGNIN_LIMIT_PER_ACCOUNT: optional(positiveInt),
+    HERALD_SIGNIN_LIMIT_PER_IP: optional(positiveInt),
+    HERALD_DB_POOL_SIZE: optional(positiveInt.max(500)),
+    HERALD_WORKER_CONCURRENCY: optional(positiveInt.max(200)),
+    HERALD_SHUTDOWN_TIMEOUT_MS: optional(positiveInt),
+    HERALD_EMBEDDED_PG_PORT: optional(port),
+    HERALD_AUDIT_ARCHIVE_AFTER: optional(days),
+    HERALD_AUDIT_PURGE_AFTER: optional(days),
+    HERALD_AUDIT_EXPORT_MAX_DAYS: optional(positiveInt),
+  })
+  .refine((e) => (e.HERALD_AUDIT_PURGE_AFTER ?? 2557) > (e.HERALD_AUDIT_ARCHIVE_AFTER ?? 365), {
+    path: ["HERALD_AUDIT_PURGE_AFTER"],
+    message: "must be longer than HERALD_AUDIT_ARCHIVE_AFTER",
+  });
 
 export type Config = {
   port: number;
@@ -73,6 +90,14 @@ export type Config = {
   shutdownTimeoutMs: number;
   /** 0 picks a free port at each start. */
   embeddedPgPort: number;
+  audit: {
+    /** Days after which audit months move to the archive. */
+    archiveAfterDays: number;
+    /** Days after which archived audit months are dropped. */
+    purgeAfterDays: number;
+    /** The widest time range one export may cover. */
+    exportMaxDays: number;
+  };
 };
 
 export class ConfigError extends Error {
@@ -112,5 +137,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     workerConcurrency: e.HERALD_WORKER_CONCURRENCY ?? 10,
     shutdownTimeoutMs: e.HERALD_SHUTDOWN_TIMEOUT_MS ?? 30_000,
     embeddedPgPort: e.HERALD_EMBEDDED_PG_PORT ?? 0,
+    audit: {
+      archiveAfterDays: e.HERALD_AUDIT_ARCHIVE_AFTER ?? 365,
+      purgeAfterDays: e.HERALD_AUDIT_PURGE_AFTER ?? 2557,
+      exportMaxDays: e.HERALD_AUDIT_EXPORT_MAX_DAYS ?? 366,
+    },
   };
 }

@@ -1,21 +1,27 @@
 /**
- * The `herald` command: start | server | worker | migrate.
+ * The `herald` command: start | server | worker | migrate | audit.
  */
 import { parseArgs } from "node:util";
-import { ConfigError, loadConfig } from "./config.js";
+import { erasePerson, exportPerson, verifyChains } from "./audit/operator.js";
+import { type Config, ConfigError, loadConfig } from "./config.js";
+import { isUuid } from "./db/tenant.js";
 import { createLogger } from "./observability/logger.js";
-import { type Role, runRole } from "./runtime.js";
+import { type Role, runRole, withAuditOwner } from "./runtime.js";
 import { VERSION } from "./version.js";
 
 const USAGE = `Herald ${VERSION}: schedule and publish social media posts, exactly once.
 
-Usage: herald <command>
+Usage: herald <command> [options]
 
 Commands:
-  start     run the HTTP server and a worker in one process (default)
-  server    run the HTTP server only
-  worker    run a worker only (publishing, token refresh, maintenance)
-  migrate   apply database migrations and exit
+  start                          run the HTTP server and a worker in one process (default)
+  server                         run the HTTP server only
+  worker                         run a worker only (jobs, audit sealing, maintenance)
+  migrate                        apply database migrations and exit
+  audit verify [--workspace ID]  walk the audit hash chains; exit 1 if one is broken
+  audit export --user EMAIL|ID   every audit event about a person, as JSON lines (GDPR access)
+  audit erase --user EMAIL|ID --yes
+                                 pseudonymise a person in every audit event (GDPR erasure)
 
 Without DATABASE_URL, Herald runs an embedded PostgreSQL in HERALD_DATA_DIR (default ./data).
 Configuration is read from the environment; see README.md.`;
@@ -26,12 +32,27 @@ function isRole(value: string): value is Role {
   return (ROLES as readonly string[]).includes(value);
 }
 
+class UsageError extends Error {}
+
+const OPTIONS = {
+  help: { type: "boolean", short: "h" },
+  version: { type: "boolean", short: "v" },
+  workspace: { type: "string" },
+  user: { type: "string" },
+  yes: { type: "boolean" },
+} as const;
+
 async function main(argv: string[]): Promise<number> {
-  const { positionals, values } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: { help: { type: "boolean", short: "h" }, version: { type: "boolean", short: "v" } },
-  });
+  let parsed: ReturnType<
+    typeof parseArgs<{ args: string[]; allowPositionals: true; options: typeof OPTIONS }>
+  >;
+  try {
+    parsed = parseArgs({ args: argv, allowPositionals: true, options: OPTIONS });
+  } catch (error) {
+    process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n\n${USAGE}\n`);
+    return 2;
+  }
+  const { positionals, values } = parsed;
   if (values.help) {
     process.stdout.write(`${USAGE}\n`);
     return 0;
@@ -41,11 +62,11 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const command = positionals[0] ?? "start";
-  if (!isRole(command)) {
+  if (!isRole(command) && command !== "audit") {
     process.stderr.write(`Unknown command "${command}".\n\n${USAGE}\n`);
     return 2;
   }
-  let config: ReturnType<typeof loadConfig>;
+  let config: Config;
   try {
     config = loadConfig();
   } catch (error) {
@@ -55,14 +76,64 @@ async function main(argv: string[]): Promise<number> {
     }
     throw error;
   }
-  const log = createLogger(config.logLevel);
   try {
-    await runRole(command, config, log);
-    return 0;
+    if (command === "audit") return await audit(config, positionals[1], values);
+    const log = createLogger(config.logLevel);
+    try {
+      await runRole(command, config, log);
+      return 0;
+    } catch (error) {
+      log.fatal({ err: error }, "Herald could not start");
+      return 1;
+    }
   } catch (error) {
-    log.fatal({ err: error }, "Herald could not start");
-    return 1;
+    if (error instanceof UsageError) {
+      process.stderr.write(`${error.message}\n\n${USAGE}\n`);
+      return 2;
+    }
+    throw error;
   }
+}
+
+/** `herald audit ...`: output on stdout, logs on stderr. */
+async function audit(
+  config: Config,
+  subcommand: string | undefined,
+  options: { workspace?: string | undefined; user?: string | undefined; yes?: boolean | undefined },
+): Promise<number> {
+  const log = createLogger(config.logLevel === "info" ? "warn" : config.logLevel, "stderr");
+  switch (subcommand) {
+    case "verify": {
+      if (options.workspace !== undefined && !isUuid(options.workspace)) {
+        throw new UsageError("--workspace must be a workspace id (a UUID).");
+      }
+      const reports = await withAuditOwner(config, log, (owner) => verifyChains(owner, options.workspace));
+      for (const report of reports) process.stdout.write(`${JSON.stringify(report)}\n`);
+      const broken = reports.filter((report) => !report.ok).length;
+      process.stdout.write(`${JSON.stringify({ chains: reports.length, broken })}\n`);
+      return broken === 0 ? 0 : 1;
+    }
+    case "export": {
+      const user = requireUser(options.user);
+      const count = await withAuditOwner(config, log, (owner) => exportPerson(owner, user, process.stdout));
+      process.stderr.write(`${count} events\n`);
+      return 0;
+    }
+    case "erase": {
+      const user = requireUser(options.user);
+      if (!options.yes) throw new UsageError("Erasure cannot be undone: add --yes to confirm.");
+      const result = await withAuditOwner(config, log, (owner) => erasePerson(owner, user));
+      process.stdout.write(`${JSON.stringify(result)}\n`);
+      return 0;
+    }
+    default:
+      throw new UsageError(`Unknown audit command "${subcommand ?? ""}".`);
+  }
+}
+
+function requireUser(user: string | undefined): string {
+  if (!user) throw new UsageError("--user EMAIL|ID is required.");
+  return user;
 }
 
 main(process.argv.slice(2)).then(

@@ -10,7 +10,7 @@ import { createAuth } from "./auth/auth.js";
 import type { Config } from "./config.js";
 import { type EmbeddedPostgres, startEmbeddedPostgres } from "./db/embedded.js";
 import { migrate } from "./db/migrate.js";
-import { APP_ROLE, createAppPool } from "./db/pool.js";
+import { APP_ROLE, createAppPool, createOwnerClient } from "./db/pool.js";
 import { buildApp } from "./http/app.js";
 import type { Logger } from "./observability/logger.js";
 import { loadOrCreateAuthSecret } from "./secrets.js";
@@ -61,7 +61,7 @@ export async function runRole(role: Role, config: Config, log: Logger): Promise<
 
   try {
     const databaseUrl = await openDatabase(config, log, started);
-    await migrate(databaseUrl, log);
+    await migrate(databaseUrl, log, { auditRetention: config.audit });
     if (role === "migrate") {
       log.info("migrations are up to date");
       await shutdown("migrations done");
@@ -133,4 +133,30 @@ function watchNpmParent(onOrphaned: () => void) {
     }
   }, 500);
   timer.unref();
+}
+
+/**
+ * Runs an operator task on the owner connection acting as herald_audit (the CLI's `audit`
+ * commands), starting the embedded database for it when needed.
+ */
+export async function withAuditOwner<T>(
+  config: Config,
+  log: Logger,
+  fn: (owner: pg.Client) => Promise<T>,
+): Promise<T> {
+  const started: Stoppable[] = [];
+  try {
+    const url = await openDatabase(config, log, started);
+    await migrate(url, log, { auditRetention: config.audit });
+    const owner = createOwnerClient(url);
+    await owner.connect();
+    try {
+      await owner.query("set role herald_audit");
+      return await fn(owner);
+    } finally {
+      await owner.end();
+    }
+  } finally {
+    for (const part of started.reverse()) await part.stop();
+  }
 }

@@ -31,6 +31,14 @@ const FIXTURES: Record<string, (ids: Ids) => { sql: string; values: unknown[] }>
     sql: "insert into member_clients (workspace_id, member_id, client_id) values ($1, $2, $3)",
     values: [ids.workspace, ids.member, ids.client],
   }),
+  audit_events: (ids) => ({
+    sql: "insert into audit_events (workspace_id, actor_type, action, outcome, severity) values ($1, 'system', 'client_created', 'success', 'low')",
+    values: [ids.workspace],
+  }),
+  audit_seals: (ids) => ({
+    sql: "insert into audit_seals (workspace_id, seq, event_id, event_created_at, prev_hash, hash) values ($1, 1, $2, now(), '\\x00', '\\x00')",
+    values: [ids.workspace, randomUUID()],
+  }),
   api_keys: (ids) => ({
     sql: "insert into api_keys (workspace_id, name, secret_hash, prefix, scopes) values ($1, 'k', $2, 'hrld_x', '{admin}')",
     values: [ids.workspace, Buffer.from(randomUUID())],
@@ -52,7 +60,9 @@ beforeAll(async () => {
       `select c.table_name from information_schema.columns c
        join pg_class k on k.relname = c.table_name and k.relnamespace = 'public'::regnamespace
        where c.table_schema = 'public' and c.column_name = 'workspace_id' and not k.relispartition
+         and has_table_privilege($1, k.oid, 'select')
        union select 'workspaces' order by 1`,
+      [APP_ROLE],
     );
     return rows.map((row) => row.table_name);
   });
@@ -182,6 +192,32 @@ describe("row-level security, with no service code in the way", () => {
     } finally {
       client.release();
     }
+  });
+
+  it("every tenant table with an id can be searched by herald_locate (cross-tenant detection)", async () => {
+    const { rows } = await db.appPool.query<{ table_name: string; policies: string }>(
+      `select c.table_name,
+              (select count(*) from pg_policies p where p.tablename = c.table_name and 'herald_directory' = any(p.roles)) as policies
+       from information_schema.columns c
+       where c.table_schema = 'public' and c.column_name = 'id' and c.table_name = any($1)`,
+      [tenantTables.filter((table) => !table.startsWith("audit_"))],
+    );
+    expect(rows.length).toBeGreaterThanOrEqual(4);
+    for (const row of rows)
+      expect({ table: row.table_name, policies: Number(row.policies) > 0 }).toEqual({
+        table: row.table_name,
+        policies: true,
+      });
+    const located = await db.appPool.query("select * from herald_locate($1::uuid[])", [
+      [a.client, b.member, b.workspace],
+    ]);
+    expect(located.rows).toEqual(
+      expect.arrayContaining([
+        { id: a.client, workspace_id: a.workspace },
+        { id: b.member, workspace_id: b.workspace },
+        { id: b.workspace, workspace_id: b.workspace },
+      ]),
+    );
   });
 
   it("API keys cannot be deleted by the application role, only revoked", async () => {

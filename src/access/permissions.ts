@@ -40,6 +40,7 @@ export const PERMISSIONS = {
   "clients:write": { roles: ["owner", "admin", "manager"], scopes: ["admin"] },
   // API keys are managed by people only: a leaked key must not be able to mint more keys.
   "api_keys:manage": { roles: ADMINS, scopes: [] },
+  "audit:read": { roles: ADMINS, scopes: ["audit:read"] },
 } as const satisfies Record<string, Rule>;
 
 export type Permission = keyof typeof PERMISSIONS;

@@ -74,13 +74,20 @@ export async function listApiKeys(tx: Tx, after: string[] | undefined, limit: nu
   return rows.map((row) => ({ ...toApiKey(row), sortKey: [row.created_key, row.id] }));
 }
 
-/** Marks the key revoked (idempotent); false when no such key is visible. */
-export async function revokeApiKey(tx: Tx, keyId: string): Promise<boolean> {
-  const { rowCount } = await tx.query(
-    "update api_keys set revoked_at = coalesce(revoked_at, now()) where id = $1",
+/** Marks the key revoked; revoking a revoked key changes nothing. */
+export async function revokeApiKey(
+  tx: Tx,
+  keyId: string,
+): Promise<"revoked" | "already_revoked" | "not_found"> {
+  const { rows } = await tx.query<{ was_revoked: boolean }>(
+    `update api_keys k set revoked_at = coalesce(k.revoked_at, now())
+     from api_keys old where old.id = k.id and k.id = $1
+     returning old.revoked_at is not null as was_revoked`,
     [keyId],
   );
-  return (rowCount ?? 0) > 0;
+  const row = rows[0];
+  if (!row) return "not_found";
+  return row.was_revoked ? "already_revoked" : "revoked";
 }
 
 /**

@@ -57,7 +57,9 @@ export function apiKeysRoutes({ pool }: AppDeps): FastifyPluginAsyncZod {
         },
       },
       async (request, reply) => {
-        await scope(request, "api_keys:manage", (tx) => service.revokeApiKey(tx, request.params.keyId));
+        await scope(request, "api_keys:manage", (tx, access) =>
+          service.revokeApiKey(tx, access, request.params.keyId),
+        );
         return reply.status(204).send(null);
       },
     );

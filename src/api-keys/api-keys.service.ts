@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { requireUserPrincipal } from "../access/principal.js";
 import type { WorkspaceAccess } from "../access/workspace-access.js";
+import { auditIn } from "../audit/audit.js";
 import type { Tx } from "../db/tenant.js";
 import { NotFoundError } from "../errors.js";
 import { decodeCursor, page } from "../http/pagination.js";
@@ -18,6 +19,11 @@ export async function createApiKey(tx: Tx, access: WorkspaceAccess, input: ApiKe
     createdBy: user.userId,
     expiresAt: input.expiresAt ?? null,
   });
+  await auditIn(tx, access, {
+    action: "api_key_created",
+    target: { type: "api_key", id: key.id },
+    details: { name: key.name, prefix: key.prefix, scopes: key.scopes, expiresAt: key.expiresAt },
+  });
   return { ...key, secret };
 }
 
@@ -33,6 +39,10 @@ export async function listApiKeys(tx: Tx, query: { limit: number; cursor?: strin
   );
 }
 
-export async function revokeApiKey(tx: Tx, keyId: string): Promise<void> {
-  if (!(await repo.revokeApiKey(tx, keyId))) throw new NotFoundError();
+export async function revokeApiKey(tx: Tx, access: WorkspaceAccess, keyId: string): Promise<void> {
+  const outcome = await repo.revokeApiKey(tx, keyId);
+  if (outcome === "not_found") throw new NotFoundError();
+  if (outcome === "revoked") {
+    await auditIn(tx, access, { action: "api_key_revoked", target: { type: "api_key", id: keyId } });
+  }
 }

@@ -10,13 +10,24 @@ import type pg from "pg";
 import { z } from "zod";
 import { SCOPES } from "../access/permissions.js";
 import { requirePrincipal } from "../access/principal.js";
-import { ConflictError, InvalidCredentialsError } from "../errors.js";
+import {
+  type AuditActor,
+  type AuditContext,
+  type AuditEvent,
+  actorOf,
+  auditContextOf,
+  recordAudit,
+} from "../audit/audit.js";
+import { raiseOnRepeatedSignInFailures } from "../audit/suspicious.js";
+import { withTransaction, withWorkspace } from "../db/tenant.js";
+import { ConflictError, InvalidCredentialsError, RateLimitedError } from "../errors.js";
 import type { AppDeps } from "../http/deps.js";
 import { NoContent, problemResponses } from "../http/problem.js";
 import { listUserWorkspaces } from "../workspaces/workspaces.repository.js";
 import { WorkspaceSchema } from "../workspaces/workspaces.schemas.js";
 import { listWorkspaces } from "../workspaces/workspaces.service.js";
 import { CLIENT_IP_HEADER, MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH } from "./auth.js";
+import type { SessionReader } from "./session.js";
 import { reserveSignInAttempt, signInSucceeded } from "./sign-in-throttle.js";
 
 const tags = ["Auth"];
@@ -60,7 +71,10 @@ type Me = z.infer<typeof MeSchema>;
 
 type SessionUser = { id: string; name: string; email: string; createdAt: Date };
 
-export function authRoutes({ pool, auth, config }: AppDeps): FastifyPluginAsyncZod {
+export function authRoutes(
+  { pool, auth, config }: AppDeps,
+  readSession: SessionReader,
+): FastifyPluginAsyncZod {
   const limits = { perAccount: config.signInLimitPerAccount, perIp: config.signInLimitPerIp };
 
   return async (app) => {
@@ -87,7 +101,12 @@ export function authRoutes({ pool, auth, config }: AppDeps): FastifyPluginAsyncZ
             throw error;
           });
         forwardCookies(result.headers, reply);
-        const me = await signedIn(pool, result.response.user);
+        const { user } = result.response;
+        const context = { ...auditContextOf(request), actor: userActor(user) };
+        await withTransaction(pool, (tx) =>
+          recordAudit(tx, null, context, { action: "user_signed_up", target: { type: "user", id: user.id } }),
+        );
+        const me = await signedIn(pool, user, context);
         return reply.status(201).send(me);
       },
     );
@@ -105,16 +124,42 @@ export function authRoutes({ pool, auth, config }: AppDeps): FastifyPluginAsyncZ
       },
       async (request, reply) => {
         const { email, password } = request.body;
-        await reserveSignInAttempt(pool, limits, email, request.ip);
+        const anonymous = auditContextOf(request);
+        const failed = (reason: string): AuditEvent => ({
+          action: "sign_in_failed",
+          outcome: "failure",
+          subjectEmail: email,
+          details: { reason },
+        });
+        let failures: { account: number; ip: number };
+        try {
+          failures = await reserveSignInAttempt(pool, limits, email, request.ip);
+        } catch (error) {
+          if (error instanceof RateLimitedError) {
+            await withTransaction(pool, (tx) => recordAudit(tx, null, anonymous, failed("throttled")));
+          }
+          throw error;
+        }
         const result = await auth.api
           .signInEmail({ body: { email, password }, headers: clientHeaders(request), returnHeaders: true })
-          .catch((error: unknown) => {
-            if (isAPIError(error) && error.statusCode === 401) throw new InvalidCredentialsError();
+          .catch(async (error: unknown) => {
+            if (isAPIError(error) && error.statusCode === 401) {
+              await withTransaction(pool, async (tx) => {
+                await recordAudit(tx, null, anonymous, failed("invalid_credentials"));
+                await raiseOnRepeatedSignInFailures(tx, anonymous, email, failures);
+              });
+              throw new InvalidCredentialsError();
+            }
             throw error;
           });
         await signInSucceeded(pool, email, request.ip);
         forwardCookies(result.headers, reply);
-        return signedIn(pool, result.response.user);
+        const { user } = result.response;
+        const context = { ...anonymous, actor: userActor(user) };
+        await withTransaction(pool, (tx) =>
+          recordAudit(tx, null, context, { action: "user_signed_in", target: { type: "user", id: user.id } }),
+        );
+        return signedIn(pool, user, context);
       },
     );
 
@@ -130,13 +175,25 @@ export function authRoutes({ pool, auth, config }: AppDeps): FastifyPluginAsyncZ
       },
       async (request, reply) => {
         const headers = clientHeaders(request);
-        if (request.headers.cookie) headers.set("cookie", request.headers.cookie);
+        const cookie = request.headers.cookie;
+        const session = cookie ? await readSession(cookie) : undefined;
+        if (cookie) headers.set("cookie", cookie);
         try {
           const result = await auth.api.signOut({ headers, returnHeaders: true });
           forwardCookies(result.headers, reply);
         } catch (error) {
           // No session to end: still a success, the caller is signed out.
           if (!isAPIError(error)) throw error;
+        }
+        if (session) {
+          const { principal } = session;
+          const context = { ...auditContextOf(request), actor: actorOf(principal) };
+          await withTransaction(pool, (tx) =>
+            recordAudit(tx, null, context, {
+              action: "user_signed_out",
+              target: { type: "user", id: principal.userId },
+            }),
+          );
         }
         return reply.status(204).send(null);
       },
@@ -183,9 +240,25 @@ function forwardCookies(headers: Headers, reply: FastifyReply) {
   if (cookies.length > 0) reply.header("set-cookie", cookies);
 }
 
-async function signedIn(pool: pg.Pool, user: SessionUser): Promise<Me> {
-  await pool.query("select herald_accept_invitations($1, $2)", [user.id, user.email]);
+/** After sign-up or sign-in: pending invitations for the email are accepted, each audited. */
+async function signedIn(pool: pg.Pool, user: SessionUser, context: AuditContext): Promise<Me> {
+  const { rows } = await pool.query<{ workspace_id: string }>(
+    "select herald_accept_invitations($1, $2) as workspace_id",
+    [user.id, user.email],
+  );
+  for (const { workspace_id: workspaceId } of rows) {
+    await withWorkspace(pool, workspaceId, (tx) =>
+      recordAudit(tx, workspaceId, context, {
+        action: "member_joined",
+        target: { type: "user", id: user.id },
+      }),
+    );
+  }
   return me(pool, user);
+}
+
+function userActor(user: SessionUser): AuditActor {
+  return { type: "user", id: user.id, name: user.name, email: user.email };
 }
 
 async function me(pool: pg.Pool, user: SessionUser): Promise<Me> {

@@ -18,8 +18,16 @@ export type ThrottleLimits = { perAccount: number; perIp: number };
 const accountKey = (email: string) => createHash("sha256").update(`account:${email.toLowerCase()}`).digest();
 const ipKey = (ip: string) => createHash("sha256").update(`ip:${ip}`).digest();
 
-/** Counts one attempt for the account and the IP; throws 429 if either is over its limit. */
-export async function reserveSignInAttempt(pool: pg.Pool, limits: ThrottleLimits, email: string, ip: string) {
+/**
+ * Counts one attempt for the account and the IP; throws 429 if either is over its limit. Returns
+ * the attempts counted so far in the window (this one included).
+ */
+export async function reserveSignInAttempt(
+  pool: pg.Pool,
+  limits: ThrottleLimits,
+  email: string,
+  ip: string,
+): Promise<{ account: number; ip: number }> {
   const account = accountKey(email);
   const { rows } = await pool.query<{ key: Buffer; attempts: number; retry_after: number }>(
     `insert into sign_in_throttle as t (key, attempts, window_started_at)
@@ -41,6 +49,10 @@ export async function reserveSignInAttempt(pool: pg.Pool, limits: ThrottleLimits
       Math.max(1, ...over.map((row) => row.retry_after)),
     );
   }
+  return {
+    account: rows.find((row) => row.key.equals(account))?.attempts ?? 0,
+    ip: rows.find((row) => !row.key.equals(account))?.attempts ?? 0,
+  };
 }
 
 /** The password was right: the account starts afresh and the IP gets its attempt back. */

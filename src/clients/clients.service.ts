@@ -1,4 +1,5 @@
 import { canSeeClient, type WorkspaceAccess } from "../access/workspace-access.js";
+import { auditIn } from "../audit/audit.js";
 import type { Tx } from "../db/tenant.js";
 import { ConflictError, isUniqueViolation, NotFoundError, ValidationError } from "../errors.js";
 import { decodeCursor, page } from "../http/pagination.js";
@@ -44,6 +45,12 @@ export async function createClient(tx: Tx, access: WorkspaceAccess, input: Clien
       clientIds: [...access.clientIds, client.id],
     });
   }
+  await auditIn(tx, access, {
+    action: "client_created",
+    target: { type: "client", id: client.id },
+    clientId: client.id,
+    details: { name: client.name, timezone: client.timezone, requiresApproval: client.requiresApproval },
+  });
   return client;
 }
 
@@ -53,18 +60,41 @@ export async function updateClient(
   clientId: string,
   changes: ClientUpdate,
 ): Promise<Client> {
-  await getClient(tx, access, clientId);
+  const before = await getClient(tx, access, clientId);
   const postingTimes = changes.postingTimes && normalise(changes.postingTimes);
   const timezone = changes.timezone && (await knownTimeZone(tx, changes.timezone));
   const updated = await nameMustBeFree(() =>
     repo.updateClient(tx, clientId, { ...changes, timezone, postingTimes }),
   );
   if (!updated) throw new NotFoundError();
+  await auditIn(tx, access, {
+    action: "client_updated",
+    target: { type: "client", id: clientId },
+    clientId,
+    details: changedFields(before, updated),
+  });
   return updated;
 }
 
 export async function deleteClient(tx: Tx, access: WorkspaceAccess, clientId: string): Promise<void> {
-  if (!canSeeClient(access, clientId) || !(await repo.deleteClient(tx, clientId))) throw new NotFoundError();
+  const client = await getClient(tx, access, clientId);
+  if (!(await repo.deleteClient(tx, clientId))) throw new NotFoundError();
+  await auditIn(tx, access, {
+    action: "client_deleted",
+    target: { type: "client", id: clientId },
+    clientId,
+    details: { name: client.name },
+  });
+}
+
+/** `{ field: { before, after } }` for each field that changed. */
+function changedFields(before: Client, after: Client): Record<string, { before: unknown; after: unknown }> {
+  const fields = ["name", "timezone", "postingTimes", "requiresApproval"] as const;
+  return Object.fromEntries(
+    fields
+      .filter((field) => JSON.stringify(before[field]) !== JSON.stringify(after[field]))
+      .map((field) => [field, { before: before[field], after: after[field] }]),
+  );
 }
 
 async function knownTimeZone(tx: Tx, zone: string): Promise<string> {

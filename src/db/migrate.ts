@@ -44,7 +44,16 @@ async function readMigrations(): Promise<Migration[]> {
   );
 }
 
-export async function migrate(databaseUrl: string, log: Logger): Promise<{ applied: string[] }> {
+export type MigrateOptions = {
+  /** The audit retention policy to store (HERALD_AUDIT_ARCHIVE_AFTER / _PURGE_AFTER), in days. */
+  auditRetention?: { archiveAfterDays: number; purgeAfterDays: number };
+};
+
+export async function migrate(
+  databaseUrl: string,
+  log: Logger,
+  options: MigrateOptions = {},
+): Promise<{ applied: string[] }> {
   const client = createOwnerClient(databaseUrl);
   await client.connect();
   try {
@@ -54,6 +63,7 @@ export async function migrate(databaseUrl: string, log: Logger): Promise<{ appli
       const applied = await applyHeraldMigrations(client, log);
       await runMigrations({ connectionString: databaseUrl, logger: graphileLogger(log) });
       await grantWorkerSchema(client);
+      if (options.auditRetention) await storeAuditRetention(client, options.auditRetention);
       return { applied };
     } finally {
       await client.query("select pg_advisory_unlock($1)", [LOCK_KEY]);
@@ -121,6 +131,25 @@ async function applyHeraldMigrations(client: pg.Client, log: Logger): Promise<st
   }
   await client.query(`grant select on herald_migrations to ${APP_ROLE}`);
   return applied;
+}
+
+/** Only the owner side writes the retention policy; the worker applies it (migration 0002). */
+async function storeAuditRetention(
+  client: pg.Client,
+  retention: { archiveAfterDays: number; purgeAfterDays: number },
+) {
+  await client.query("begin");
+  try {
+    await client.query("set local role herald_audit");
+    await client.query(
+      "update audit_settings set archive_after = make_interval(days => $1), purge_after = make_interval(days => $2)",
+      [retention.archiveAfterDays, retention.purgeAfterDays],
+    );
+    await client.query("commit");
+  } catch (error) {
+    await client.query("rollback");
+    throw error;
+  }
 }
 
 /**

@@ -19,6 +19,7 @@ import {
   type ZodTypeProvider,
 } from "fastify-type-provider-zod";
 import { apiKeysRoutes } from "../api-keys/api-keys.routes.js";
+import { auditRoutes } from "../audit/audit.routes.js";
 import { authRoutes } from "../auth/auth.routes.js";
 import { createSessionReader } from "../auth/session.js";
 import { clientsRoutes } from "../clients/clients.routes.js";
@@ -115,9 +116,10 @@ export async function buildApp(deps: AppDeps) {
     reply.header("x-request-id", request.id);
   });
   // preParsing: after the rate limiter (a route-level onRequest hook) and before the body is read.
+  const readSession = await createSessionReader(deps.pool, deps.auth, deps.authSecret);
   const authenticate = createAuthenticateHook({
     pool: deps.pool,
-    readSession: await createSessionReader(deps.pool, deps.auth, deps.authSecret),
+    readSession,
     allowedOrigins: allowedOrigins(deps),
   });
   app.addHook("preParsing", async (request, reply, payload) => {
@@ -126,11 +128,12 @@ export async function buildApp(deps: AppDeps) {
   });
 
   await app.register(opsRoutes(deps));
-  await app.register(authRoutes(deps));
+  await app.register(authRoutes(deps, readSession));
   await app.register(workspacesRoutes(deps));
   await app.register(membersRoutes(deps));
   await app.register(clientsRoutes(deps));
   await app.register(apiKeysRoutes(deps));
+  await app.register(auditRoutes(deps));
 
   return Object.assign(app, { routeTable: routes });
 }

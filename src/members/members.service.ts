@@ -1,5 +1,6 @@
 import type { Role } from "../access/permissions.js";
 import type { WorkspaceAccess } from "../access/workspace-access.js";
+import { auditIn } from "../audit/audit.js";
 import { missingClientIds } from "../clients/clients.repository.js";
 import type { Tx } from "../db/tenant.js";
 import {
@@ -51,6 +52,12 @@ export async function inviteMember(tx: Tx, access: WorkspaceAccess, input: Membe
     }
     throw error;
   }
+  await auditIn(tx, access, {
+    action: "member_invited",
+    target: { type: "member", id: memberId },
+    subjectEmail: input.email,
+    details: { role: input.role, clientIds },
+  });
   return mustFind(tx, memberId);
 }
 
@@ -74,7 +81,17 @@ export async function updateMember(
   const restricted =
     role === "client" || (changes.clientIds ? changes.clientIds.length > 0 : member.limitedToClients);
   await repo.setMemberClients(tx, access.workspaceId, memberId, { restricted, clientIds });
-  return mustFind(tx, memberId);
+  const updated = await mustFind(tx, memberId);
+  await auditIn(tx, access, {
+    action: "member_role_changed",
+    target: { type: "member", id: memberId },
+    subjectEmail: member.email,
+    details: {
+      before: { role: member.role, limitedToClients: member.limitedToClients, clientIds: member.clientIds },
+      after: { role: updated.role, limitedToClients: updated.limitedToClients, clientIds: updated.clientIds },
+    },
+  });
+  return updated;
 }
 
 export async function removeMember(tx: Tx, access: WorkspaceAccess, memberId: string): Promise<void> {
@@ -85,6 +102,12 @@ export async function removeMember(tx: Tx, access: WorkspaceAccess, memberId: st
     if (isLastOwner(owners, memberId)) throw lastOwner();
   }
   await repo.deleteMember(tx, memberId);
+  await auditIn(tx, access, {
+    action: "member_removed",
+    target: { type: "member", id: memberId },
+    subjectEmail: member.email,
+    details: { role: member.role, status: member.status },
+  });
 }
 
 async function mustFind(tx: Tx, memberId: string): Promise<Member> {

@@ -60,7 +60,7 @@ export function redactUrl(url: string): string {
  * Lines go to stdout asynchronously (written in batches, flushed on exit): synchronous writes cost
  * a third of the throughput of a busy server (measured, bench/README.md).
  */
-export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
+export function createLogger(level: string, destination?: pino.DestinationStream | "stderr"): Logger {
   return pino(
     {
       level,
@@ -69,6 +69,8 @@ export function createLogger(level: string, destination?: pino.DestinationStream
       redact: { paths: REDACTED_PATHS, censor: "[Redacted]" },
       formatters: { level: (label) => ({ level: label }) },
     },
-    destination ?? pino.destination({ dest: 1, sync: false }),
+    destination === undefined || destination === "stderr"
+      ? pino.destination({ dest: destination === "stderr" ? 2 : 1, sync: false })
+      : destination,
   );
 }

@@ -11,12 +11,13 @@ declare global {
   namespace GraphileWorker {
     interface Tasks {
       maintenance: Record<string, never>;
+      audit_retention: Record<string, never>;
     }
   }
 }
 
 /** graphile-worker crontab: minute hour day month weekday task. */
-export const CRONTAB = ["17 * * * * maintenance"].join("\n");
+export const CRONTAB = ["17 * * * * maintenance", "41 3 * * * audit_retention"].join("\n");
 
 /** How long a stopped or silent worker's heartbeat row is kept (for monitoring history). */
 const HEARTBEAT_RETENTION = "7 days";
@@ -39,6 +40,22 @@ export function createTaskList(pool: pg.Pool, log: Logger): TaskList {
           heartbeats: heartbeats.rowCount,
         },
         "maintenance done",
+      );
+    },
+    /**
+     * Daily: audit partitions for the months ahead, then the retention policy (stored by
+     * `herald migrate` from HERALD_AUDIT_ARCHIVE_AFTER and HERALD_AUDIT_PURGE_AFTER).
+     */
+    audit_retention: async () => {
+      const partitions = await pool.query<{ created: number }>(
+        "select herald_audit_ensure_partitions(3) as created",
+      );
+      const retention = await pool.query<{ archived: number; purged: number }>(
+        "select * from herald_audit_retention()",
+      );
+      log.info(
+        { partitionsCreated: partitions.rows[0]?.created, ...retention.rows[0] },
+        "audit partitions and retention done",
       );
     },
   };

@@ -4,6 +4,7 @@
  */
 import { run, type TaskList } from "graphile-worker";
 import type pg from "pg";
+import { startSealer } from "../audit/sealer.js";
 import type { Logger } from "../observability/logger.js";
 import { graphileLogger } from "./graphile-logger.js";
 import { startHeartbeat } from "./heartbeat.js";
@@ -31,12 +32,14 @@ export async function startWorker(options: {
     logger: graphileLogger(log),
   });
   const heartbeat = await startHeartbeat(pool, version, log);
+  const sealer = startSealer(pool, log);
   log.info({ workerId: heartbeat.workerId, concurrency }, "worker started");
   return {
     workerId: heartbeat.workerId,
     async stop() {
       // Running jobs finish; no new ones start.
       await runner.stop();
+      await sealer.stop();
       await heartbeat.stop();
       log.info({ workerId: heartbeat.workerId }, "worker stopped");
     },

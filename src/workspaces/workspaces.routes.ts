@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { requirePrincipal, requireUserPrincipal } from "../access/principal.js";
 import { workspaceScope } from "../access/workspace-access.js";
+import { auditContextOf } from "../audit/audit.js";
 import type { AppDeps } from "../http/deps.js";
 import { PageQuery, pageOf } from "../http/pagination.js";
 import { problemResponses } from "../http/problem.js";
@@ -30,7 +31,7 @@ export function workspacesRoutes({ pool }: AppDeps): FastifyPluginAsyncZod {
       async (request, reply) => {
         const user = requireUserPrincipal(request.principal);
         reply.status(201);
-        return service.createWorkspace(pool, user, request.body);
+        return service.createWorkspace(pool, user, request.body, auditContextOf(request));
       },
     );
 

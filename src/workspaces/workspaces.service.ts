@@ -2,6 +2,7 @@ import { randomBytes, randomUUID } from "node:crypto";
 import type pg from "pg";
 import type { Principal, UserPrincipal } from "../access/principal.js";
 import type { WorkspaceAccess } from "../access/workspace-access.js";
+import { type AuditContext, auditIn, recordAudit } from "../audit/audit.js";
 import { type Tx, withWorkspace } from "../db/tenant.js";
 import { ConflictError, isUniqueViolation, NotFoundError } from "../errors.js";
 import { decodeCursor, page } from "../http/pagination.js";
@@ -15,6 +16,7 @@ export async function createWorkspace(
   pool: pg.Pool,
   user: UserPrincipal,
   input: { name: string; slug?: string | undefined },
+  audit: AuditContext,
 ): Promise<Workspace> {
   const base = input.slug ?? slugify(input.name);
   for (let attempt = 0; attempt < 5; attempt++) {
@@ -32,6 +34,11 @@ export async function createWorkspace(
           role: "owner",
           userId: user.userId,
           invitedBy: null,
+        });
+        await recordAudit(tx, id, audit, {
+          action: "workspace_created",
+          target: { type: "workspace", id },
+          details: { name: workspace.name, slug: workspace.slug },
         });
         return workspace;
       });
@@ -78,8 +85,17 @@ export async function updateWorkspace(
   changes: { name?: string | undefined; slug?: string | undefined },
 ): Promise<Workspace> {
   try {
+    const before = await getWorkspace(tx, access);
     const workspace = await repo.updateWorkspace(tx, changes, access.role);
     if (!workspace) throw new NotFoundError();
+    await auditIn(tx, access, {
+      action: "workspace_updated",
+      target: { type: "workspace", id: workspace.id },
+      details: {
+        before: { name: before.name, slug: before.slug },
+        after: { name: workspace.name, slug: workspace.slug },
+      },
+    });
     return workspace;
   } catch (error) {
     if (isUniqueViolation(error, SLUG_CONSTRAINT)) throw slugTaken();

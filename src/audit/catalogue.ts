@@ -1,0 +1,42 @@
+/**
+ * Every audit action Herald writes, in one place: snake_case, past tense, with the severity an
+ * event of that kind has unless the writer says otherwise. Later features add theirs here.
+ */
+export const AUDIT_ACTIONS = {
+  // identity (no workspace: the nil chain)
+  user_signed_up: { severity: "low", description: "an account was created" },
+  user_signed_in: { severity: "low", description: "a person signed in" },
+  sign_in_failed: { severity: "medium", description: "a sign-in was refused (wrong password, throttled)" },
+  user_signed_out: { severity: "low", description: "a person signed out" },
+  // tenancy
+  workspace_created: { severity: "medium", description: "a workspace was created" },
+  workspace_updated: { severity: "medium", description: "a workspace was renamed or its slug changed" },
+  member_invited: { severity: "medium", description: "a person was invited" },
+  member_joined: { severity: "medium", description: "an invitation was accepted" },
+  member_role_changed: { severity: "high", description: "a member's role or client limit changed" },
+  member_removed: { severity: "high", description: "a member or invitation was removed" },
+  client_created: { severity: "low", description: "a client was created" },
+  client_updated: { severity: "low", description: "a client was changed" },
+  client_deleted: { severity: "medium", description: "a client was deleted" },
+  api_key_created: { severity: "high", description: "an API key was created" },
+  api_key_revoked: { severity: "medium", description: "an API key was revoked" },
+  // security
+  access_denied: { severity: "medium", description: "a member tried something their role does not allow" },
+  cross_tenant_attempt: { severity: "high", description: "a request named an id of another workspace" },
+  security_alert: { severity: "high", description: "a suspicious-activity rule fired" },
+  // the audit trail itself
+  audit_exported: { severity: "medium", description: "audit events were exported" },
+  audit_erasure: { severity: "high", description: "a person's data was pseudonymised (GDPR)" },
+} as const satisfies Record<string, { severity: Severity; description: string }>;
+
+export type AuditAction = keyof typeof AUDIT_ACTIONS;
+export const AUDIT_ACTION_NAMES = Object.keys(AUDIT_ACTIONS) as [AuditAction, ...AuditAction[]];
+
+export const SEVERITIES = ["low", "medium", "high", "critical"] as const;
+export type Severity = (typeof SEVERITIES)[number];
+
+export const OUTCOMES = ["success", "failure", "denied"] as const;
+export type Outcome = (typeof OUTCOMES)[number];
+
+/** The chain of events that belong to no workspace (identity events). */
+export const NO_WORKSPACE = "00000000-0000-0000-0000-000000000000";
