@@ -21,6 +21,8 @@ exception when duplicate_object or unique_violation then null;
 end $$;
 grant herald_audit to current_user;
 grant create, usage on schema public to herald_audit;
+-- The operator commands find a person by email or id (GDPR export and erasure).
+grant select (id, email) on users to herald_audit;
 create schema audit_archive authorization herald_audit;
 
 create table audit_events (
@@ -226,7 +228,8 @@ grant select on audit_seals to herald_app;
 -- Partitions: one per month, created ahead; the default partition catches anything else so that
 -- no event is ever refused for want of a partition.
 
-create function herald_audit_ensure_partitions(p_months_ahead int default 3) returns int
+create function herald_audit_ensure_partitions(p_months_ahead int default 3, p_months_back int default 1)
+  returns int
   language plpgsql security definer set search_path = pg_catalog, public as $$
 declare
   month_start date;
@@ -234,7 +237,7 @@ declare
   name text;
   created int := 0;
 begin
-  for i in -1 .. p_months_ahead loop
+  for i in -p_months_back .. p_months_ahead loop
     month_start := (date_trunc('month', now()) + make_interval(months => i))::date;
     month_end := (month_start + interval '1 month')::date;
     name := 'audit_events_' || to_char(month_start, 'YYYY_MM');
@@ -451,19 +454,19 @@ begin
 end $$;
 
 alter function herald_audit_after_insert() owner to herald_audit;
-alter function herald_audit_ensure_partitions(int) owner to herald_audit;
+alter function herald_audit_ensure_partitions(int, int) owner to herald_audit;
 alter function herald_audit_seal(int) owner to herald_audit;
 alter function herald_audit_verify(uuid) owner to herald_audit;
 alter function herald_audit_verify_current() owner to herald_audit;
 alter function herald_audit_erase(uuid, text, text) owner to herald_audit;
 alter function herald_audit_retention() owner to herald_audit;
 
-revoke all on function herald_audit_after_insert(), herald_audit_ensure_partitions(int), herald_audit_seal(int),
+revoke all on function herald_audit_after_insert(), herald_audit_ensure_partitions(int, int), herald_audit_seal(int),
   herald_audit_verify(uuid), herald_audit_verify_current(), herald_audit_erase(uuid, text, text),
   herald_audit_retention() from public;
 -- The worker seals, keeps partitions ahead and applies the retention policy; the API verifies its
 -- own workspace. Erasure and verification of any chain are for operators (the herald CLI) only.
-grant execute on function herald_audit_seal(int), herald_audit_ensure_partitions(int), herald_audit_retention(),
+grant execute on function herald_audit_seal(int), herald_audit_ensure_partitions(int, int), herald_audit_retention(),
   herald_audit_verify_current() to herald_app;
 
 select herald_audit_ensure_partitions(3);
