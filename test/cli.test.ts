@@ -144,6 +144,22 @@ describe("herald command", () => {
     expect(await second.exited).toBe(0);
     expect(second.output()).toContain("embedded PostgreSQL stopped");
     expect(await pathExists(path.join(dir, "postgres/postmaster.pid"))).toBe(false);
+
+    // The operator's audit commands on the same data directory.
+    const verify = herald(["audit", "verify"], env);
+    expect(await verify.exited).toBe(0);
+    expect(verify.output()).toMatch(/\{"chains":[1-9]\d*,"broken":0\}/);
+    const exported = herald(["audit", "export", "--user", email], env);
+    expect(await exported.exited).toBe(0);
+    const actions = exported
+      .output()
+      .split("\n")
+      .filter((line) => line.startsWith('{"id"'))
+      .map((line) => JSON.parse(line).action);
+    expect(actions).toEqual(expect.arrayContaining(["user_signed_up", "user_signed_in"]));
+    const unconfirmed = herald(["audit", "erase", "--user", email], env);
+    expect(await unconfirmed.exited).toBe(2);
+    expect(unconfirmed.output()).toContain("add --yes to confirm");
   });
 
   it("a worker started beside a running Herald joins its database and leaves it running when it stops", {

@@ -2,8 +2,11 @@
  * The worker runs as the application role (no owner rights), heartbeats while alive, and on stop
  * lets a running job finish instead of abandoning it.
  */
+import { randomUUID } from "node:crypto";
 import { makeWorkerUtils, type WorkerUtils } from "graphile-worker";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { recordAudit, SYSTEM } from "../src/audit/audit.js";
+import { withWorkspace } from "../src/db/tenant.js";
 import { createLogger } from "../src/observability/logger.js";
 import { startWorker } from "../src/worker/worker.js";
 import { asOwner, createTestDatabase, type TestDatabase } from "./helpers/database.js";
@@ -70,6 +73,41 @@ describe("worker", () => {
       ]),
     );
     expect(stopped.rows[0]).toEqual({ stopped: true });
+  });
+
+  it("seals new audit events into the chain shortly after they commit", async () => {
+    const workspaceId = randomUUID();
+    await asOwner(db.url, (owner) =>
+      owner.query("insert into workspaces (id, name, slug) values ($1, 'Sealed', $2)", [
+        workspaceId,
+        `s-${workspaceId.slice(0, 8)}`,
+      ]),
+    );
+    const worker = await startWorker({
+      pool: db.appPool,
+      concurrency: 1,
+      version: "test",
+      log,
+      crontab: "",
+      tasks: {},
+    });
+    try {
+      await withWorkspace(db.appPool, workspaceId, (tx) =>
+        recordAudit(tx, workspaceId, SYSTEM, { action: "client_created", details: { name: "x" } }),
+      );
+      await eventually(async () => {
+        const { rows } = await asOwner(db.url, (owner) =>
+          owner.query("select count(*)::int as n from audit_seals where workspace_id = $1", [workspaceId]),
+        );
+        return rows[0]?.n === 1;
+      }, "the event was sealed");
+    } finally {
+      await worker.stop();
+    }
+    const verified = await asOwner(db.url, (owner) =>
+      owner.query("select * from herald_audit_verify($1)", [workspaceId]),
+    );
+    expect(verified.rows[0]).toMatchObject({ ok: true, checked: "1", unsealed: "0" });
   });
 
   it("stopping waits for a running job to finish", async () => {
