@@ -84,7 +84,7 @@ export async function runRole(role: Role, config: Config, log: Logger): Promise<
       const pool = await appPool(databaseUrl, config.dbPoolSize, "herald-server", log);
       started.push({ name: "server pool", stop: () => pool.end() });
       const authSecret = config.authSecret ?? (await loadOrCreateAuthSecret(config.dataDir, log));
-      const auth = createAuth({ pool, secret: authSecret, publicUrl: config.publicUrl });
+      const auth = createAuth({ pool, secret: authSecret, publicUrl: config.publicUrl, log });
       const app = await buildApp({ config, pool, auth, authSecret, log });
       await app.listen({ port: config.port, host: config.host });
       started.push({ name: "http server", stop: () => app.close() });

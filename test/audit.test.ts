@@ -424,6 +424,31 @@ describe("what is recorded", () => {
   });
 });
 
+describe("failed sign-ins from one address", () => {
+  it("twenty, on any accounts, raise one security alert naming the rule", async () => {
+    const guesses = await startTestApp({ HERALD_SIGNIN_LIMIT_PER_IP: "1000" }, { db: t.db });
+    try {
+      for (let i = 0; i < 21; i++) {
+        const response = await guesses.app.inject({
+          method: "POST",
+          url: "/api/v1/auth/sign-in",
+          remoteAddress: "192.0.2.77",
+          payload: { email: uniqueEmail("spray"), password: "password spraying" },
+        });
+        expect(response.statusCode).toBe(401);
+      }
+    } finally {
+      await guesses.close();
+    }
+    const { rows } = await asOwner(t.db.url, (su) =>
+      su.query(
+        "select details->>'rule' as rule from audit_events where action = 'security_alert' and ip = '192.0.2.77'",
+      ),
+    );
+    expect(rows).toEqual([{ rule: "repeated_failed_sign_ins_from_ip" }]);
+  });
+});
+
 describe("reading the trail", () => {
   let id: string;
   beforeAll(async () => {

@@ -8,6 +8,8 @@
  */
 import { betterAuth } from "better-auth";
 import type pg from "pg";
+import { stripSecrets } from "../audit/audit.js";
+import type { Logger } from "../observability/logger.js";
 
 export const MIN_PASSWORD_LENGTH = 12;
 export const MAX_PASSWORD_LENGTH = 128;
@@ -16,10 +18,21 @@ const SESSION_DAYS = 30;
 /** Header through which Herald hands better-auth the client IP it resolved (trusted proxies only). */
 export const CLIENT_IP_HEADER = "x-herald-client-ip";
 
-export type AuthOptions = { pool: pg.Pool; secret: string; publicUrl: URL };
+export type AuthOptions = { pool: pg.Pool; secret: string; publicUrl: URL; log: Logger };
 
-export function createAuth({ pool, secret, publicUrl }: AuthOptions) {
+export function createAuth({ pool, secret, publicUrl, log }: AuthOptions) {
+  const authLog = log.child({ component: "better-auth" });
   return betterAuth({
+    // Into Herald's log, not the console. Its warnings ("invalid password") are expected traffic,
+    // which Herald records in the audit trail: debug level.
+    logger: {
+      level: "debug",
+      log: (level, message, ...args: unknown[]) => {
+        if (level !== "error") return authLog.debug(message);
+        const [first] = args;
+        authLog.error(first instanceof Error ? { err: first } : { args: stripSecrets(args) }, message);
+      },
+    },
     appName: "Herald",
     baseURL: publicUrl.origin,
     secret,

@@ -32,7 +32,7 @@ export async function startTestApp(
   });
   const log = options.log ?? createLogger("silent");
   const authSecret = "test-secret-0123456789-0123456789";
-  const auth = createAuth({ pool: db.appPool, secret: authSecret, publicUrl: config.publicUrl });
+  const auth = createAuth({ pool: db.appPool, secret: authSecret, publicUrl: config.publicUrl, log });
   const app = await buildApp({ config, pool: db.appPool, auth, authSecret, log });
   await app.ready();
   return {

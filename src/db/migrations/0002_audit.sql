@@ -370,31 +370,26 @@ $$;
 create function herald_audit_erase(p_user_id uuid, p_email text, p_pseudonym text) returns bigint
   language plpgsql security definer set search_path = pg_catalog, public as $$
 declare
+  events regclass;
   changed bigint := 0;
   n bigint;
 begin
-  update audit_events set
-      actor_name = case when actor_id = p_user_id or lower(actor_email) = lower(p_email) then p_pseudonym else actor_name end,
-      actor_email = case when actor_id = p_user_id or lower(actor_email) = lower(p_email) then null else actor_email end,
-      ip = case when actor_id = p_user_id or lower(actor_email) = lower(p_email) then null else ip end,
-      user_agent = case when actor_id = p_user_id or lower(actor_email) = lower(p_email) then null else user_agent end,
-      subject_email = case when lower(subject_email) = lower(p_email) then null else subject_email end,
-      personal_salt = null,
-      erased_at = now()
-    where actor_id = p_user_id or lower(actor_email) = lower(p_email) or lower(subject_email) = lower(p_email);
-  get diagnostics n = row_count;
-  changed := changed + n;
-  update audit_archive.events set
-      actor_name = case when actor_id = p_user_id or lower(actor_email) = lower(p_email) then p_pseudonym else actor_name end,
-      actor_email = case when actor_id = p_user_id or lower(actor_email) = lower(p_email) then null else actor_email end,
-      ip = case when actor_id = p_user_id or lower(actor_email) = lower(p_email) then null else ip end,
-      user_agent = case when actor_id = p_user_id or lower(actor_email) = lower(p_email) then null else user_agent end,
-      subject_email = case when lower(subject_email) = lower(p_email) then null else subject_email end,
-      personal_salt = null,
-      erased_at = now()
-    where actor_id = p_user_id or lower(actor_email) = lower(p_email) or lower(subject_email) = lower(p_email);
-  get diagnostics n = row_count;
-  return changed + n;
+  foreach events in array array['audit_events'::regclass, 'audit_archive.events'::regclass] loop
+    execute format($sql$
+      update %s set
+        actor_name = case when actor_id = $1 or lower(actor_email) = lower($2) then $3 else actor_name end,
+        actor_email = case when actor_id = $1 or lower(actor_email) = lower($2) then null else actor_email end,
+        ip = case when actor_id = $1 or lower(actor_email) = lower($2) then null else ip end,
+        user_agent = case when actor_id = $1 or lower(actor_email) = lower($2) then null else user_agent end,
+        subject_email = case when lower(subject_email) = lower($2) then null else subject_email end,
+        personal_salt = null,
+        erased_at = now()
+      where actor_id = $1 or lower(actor_email) = lower($2) or lower(subject_email) = lower($2)
+      $sql$, events) using p_user_id, p_email, p_pseudonym;
+    get diagnostics n = row_count;
+    changed := changed + n;
+  end loop;
+  return changed;
 end $$;
 
 -- Retention: months that ended more than archive_after ago move to audit_archive (detached from
