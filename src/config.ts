@@ -8,6 +8,7 @@
 import { isIP } from "node:net";
 import path from "node:path";
 import { z } from "zod";
+import { parseKeyList, Vault, type VaultKey } from "./vault/vault.js";
 
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 
@@ -64,11 +65,27 @@ const EnvSchema = z
     HERALD_AUDIT_ARCHIVE_AFTER: optional(days),
     HERALD_AUDIT_PURGE_AFTER: optional(days),
     HERALD_AUDIT_EXPORT_MAX_DAYS: optional(positiveInt),
+    HERALD_ENCRYPTION_KEYS: optional(
+      z.string().transform((value, ctx) => {
+        try {
+          return new Vault(parseKeyList(value)).keys.slice();
+        } catch (error) {
+          ctx.addIssue({
+            code: "custom",
+            message: `must be id:base64key,... with 32-byte keys (${error instanceof Error ? error.message : "invalid"})`,
+          });
+          return z.NEVER;
+        }
+      }),
+    ),
   })
   .refine((e) => (e.HERALD_AUDIT_PURGE_AFTER ?? 2557) > (e.HERALD_AUDIT_ARCHIVE_AFTER ?? 365), {
     path: ["HERALD_AUDIT_PURGE_AFTER"],
     message: "must be longer than HERALD_AUDIT_ARCHIVE_AFTER",
   });
+
+/** Variables whose values must not appear in error messages or logs. */
+const SECRET_VARIABLES = new Set(["DATABASE_URL", "HERALD_AUTH_SECRET", "HERALD_ENCRYPTION_KEYS"]);
 
 export type Config = {
   port: number;
@@ -90,6 +107,8 @@ export type Config = {
   shutdownTimeoutMs: number;
   /** 0 picks a free port at each start. */
   embeddedPgPort: number;
+  /** Unset: generated once into `dataDir` (src/vault/keyring.ts). The first key encrypts. */
+  encryptionKeys: VaultKey[] | undefined;
   audit: {
     /** Days after which audit months move to the archive. */
     archiveAfterDays: number;
@@ -113,7 +132,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     throw new ConfigError(
       parsed.error.issues.map((issue) => {
         const name = String(issue.path[0] ?? "environment");
-        return `${name}: ${issue.message} (got ${JSON.stringify(env[name] ?? "")})`;
+        // Secrets are never echoed, not even when they are wrong.
+        const got = SECRET_VARIABLES.has(name) ? "value hidden" : `got ${JSON.stringify(env[name] ?? "")}`;
+        return `${name}: ${issue.message} (${got})`;
       }),
     );
   }
@@ -137,6 +158,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     workerConcurrency: e.HERALD_WORKER_CONCURRENCY ?? 10,
     shutdownTimeoutMs: e.HERALD_SHUTDOWN_TIMEOUT_MS ?? 30_000,
     embeddedPgPort: e.HERALD_EMBEDDED_PG_PORT ?? 0,
+    encryptionKeys: e.HERALD_ENCRYPTION_KEYS,
     audit: {
       archiveAfterDays: e.HERALD_AUDIT_ARCHIVE_AFTER ?? 365,
       purgeAfterDays: e.HERALD_AUDIT_PURGE_AFTER ?? 2557,

@@ -58,3 +58,30 @@ describe("configuration", () => {
     }
   });
 });
+
+describe("secret variables", () => {
+  it("parses encryption keys, the first one encrypting", () => {
+    const key = Buffer.alloc(32, 7).toString("base64");
+    const config = loadConfig({
+      HERALD_ENCRYPTION_KEYS: `new:${key}, old:${Buffer.alloc(32, 1).toString("base64")}`,
+    });
+    expect(config.encryptionKeys?.map((k) => k.id)).toEqual(["new", "old"]);
+  });
+
+  it.each([
+    ["HERALD_ENCRYPTION_KEYS", `k1:${Buffer.alloc(16).toString("base64")}`],
+    ["HERALD_ENCRYPTION_KEYS", "no-colon-here"],
+    ["DATABASE_URL", "mysql://user:hunter2@db/herald"],
+    ["HERALD_AUTH_SECRET", "hunter2"],
+  ])("a bad %s is reported without echoing its value", (name, value) => {
+    try {
+      loadConfig({ [name]: value });
+      expect.unreachable();
+    } catch (error) {
+      expect(error).toBeInstanceOf(ConfigError);
+      expect((error as ConfigError).message).toContain(`${name}:`);
+      expect((error as ConfigError).message).toContain("value hidden");
+      expect((error as ConfigError).message).not.toContain(value.slice(-6));
+    }
+  });
+});
