@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { withTransaction, withWorkspace } from "../src/db/tenant.js";
 import { APP_ROLE, asOwner, createTestDatabase, type TestDatabase } from "./helpers/database.js";
 
-type Ids = { workspace: string; user: string; member: string; client: string };
+type Ids = { workspace: string; user: string; member: string; client: string; account: string };
 
 /** One row per tenant table for a workspace, written as the owner. */
 const FIXTURES: Record<string, (ids: Ids) => { sql: string; values: unknown[] }> = {
@@ -39,6 +39,26 @@ const FIXTURES: Record<string, (ids: Ids) => { sql: string; values: unknown[] }>
     sql: "insert into audit_seals (workspace_id, seq, event_id, event_created_at, prev_hash, hash) values ($1, 1, $2, now(), '\\x00', '\\x00')",
     values: [ids.workspace, randomUUID()],
   }),
+  social_accounts: (ids) => ({
+    sql: "insert into social_accounts (id, workspace_id, platform, platform_account_id, name, status) values ($1, $2, 'sandbox', 'acct', 'Acct', 'active')",
+    values: [ids.account, ids.workspace],
+  }),
+  account_clients: (ids) => ({
+    sql: "insert into account_clients (workspace_id, account_id, client_id) values ($1, $2, $3)",
+    values: [ids.workspace, ids.account, ids.client],
+  }),
+  account_credentials: (ids) => ({
+    sql: "insert into account_credentials (workspace_id, account_id, access_token, key_id) values ($1, $2, '\\x01', 'k')",
+    values: [ids.workspace, ids.account],
+  }),
+  oauth_states: (ids) => ({
+    sql: "insert into oauth_states (workspace_id, user_id, platform, state_hash, key_id, redirect_uri, expires_at) values ($1, $2, 'sandbox', $3, 'k', 'http://x', now())",
+    values: [ids.workspace, ids.user, Buffer.from(randomUUID())],
+  }),
+  pending_connections: (ids) => ({
+    sql: "insert into pending_connections (workspace_id, user_id, platform, accounts, credentials, key_id, expires_at) values ($1, $2, 'sandbox', '[]', '\\x01', 'k', now())",
+    values: [ids.workspace, ids.user],
+  }),
   api_keys: (ids) => ({
     sql: "insert into api_keys (workspace_id, name, secret_hash, prefix, scopes) values ($1, 'k', $2, 'hrld_x', '{admin}')",
     values: [ids.workspace, Buffer.from(randomUUID())],
@@ -47,8 +67,15 @@ const FIXTURES: Record<string, (ids: Ids) => { sql: string; values: unknown[] }>
 
 let db: TestDatabase;
 let tenantTables: string[];
-const a: Ids = { workspace: randomUUID(), user: randomUUID(), member: randomUUID(), client: randomUUID() };
-const b: Ids = { workspace: randomUUID(), user: randomUUID(), member: randomUUID(), client: randomUUID() };
+const newIds = (): Ids => ({
+  workspace: randomUUID(),
+  user: randomUUID(),
+  member: randomUUID(),
+  client: randomUUID(),
+  account: randomUUID(),
+});
+const a = newIds();
+const b = newIds();
 
 /** The column naming the tenant: `id` for workspaces itself, `workspace_id` elsewhere. */
 const tenantColumn = (table: string) => (table === "workspaces" ? "id" : "workspace_id");
