@@ -11,7 +11,14 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { withTransaction, withWorkspace } from "../src/db/tenant.js";
 import { APP_ROLE, asOwner, createTestDatabase, type TestDatabase } from "./helpers/database.js";
 
-type Ids = { workspace: string; user: string; member: string; client: string; account: string };
+type Ids = {
+  workspace: string;
+  user: string;
+  member: string;
+  client: string;
+  account: string;
+  credential: string;
+};
 
 /** One row per tenant table for a workspace, written as the owner. */
 const FIXTURES: Record<string, (ids: Ids) => { sql: string; values: unknown[] }> = {
@@ -39,17 +46,17 @@ const FIXTURES: Record<string, (ids: Ids) => { sql: string; values: unknown[] }>
     sql: "insert into audit_seals (workspace_id, seq, event_id, event_created_at, prev_hash, hash) values ($1, 1, $2, now(), '\\x00', '\\x00')",
     values: [ids.workspace, randomUUID()],
   }),
+  account_credentials: (ids) => ({
+    sql: "insert into account_credentials (id, workspace_id, platform, subject, access_token, key_id) values ($1, $2, 'sandbox', 'someone', '\\x01', 'k')",
+    values: [ids.credential, ids.workspace],
+  }),
   social_accounts: (ids) => ({
-    sql: "insert into social_accounts (id, workspace_id, platform, platform_account_id, name, status) values ($1, $2, 'sandbox', 'acct', 'Acct', 'active')",
-    values: [ids.account, ids.workspace],
+    sql: "insert into social_accounts (id, workspace_id, platform, platform_account_id, name, status, credential_id) values ($1, $2, 'sandbox', 'acct', 'Acct', 'active', $3)",
+    values: [ids.account, ids.workspace, ids.credential],
   }),
   account_clients: (ids) => ({
     sql: "insert into account_clients (workspace_id, account_id, client_id) values ($1, $2, $3)",
     values: [ids.workspace, ids.account, ids.client],
-  }),
-  account_credentials: (ids) => ({
-    sql: "insert into account_credentials (workspace_id, account_id, access_token, key_id) values ($1, $2, '\\x01', 'k')",
-    values: [ids.workspace, ids.account],
   }),
   oauth_states: (ids) => ({
     sql: "insert into oauth_states (workspace_id, user_id, platform, state_hash, key_id, redirect_uri, expires_at) values ($1, $2, 'sandbox', $3, 'k', 'http://x', now())",
@@ -73,6 +80,7 @@ const newIds = (): Ids => ({
   member: randomUUID(),
   client: randomUUID(),
   account: randomUUID(),
+  credential: randomUUID(),
 });
 const a = newIds();
 const b = newIds();

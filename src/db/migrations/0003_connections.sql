@@ -1,6 +1,36 @@
 -- Connected social accounts: "connect once, link anywhere". An account belongs to a workspace and is
--- linked to any number of its clients. Its tokens live apart, encrypted by the vault
--- (src/vault/vault.ts), each bound to its row and field by the AES-GCM authenticated data.
+-- linked to any number of its clients.
+--
+-- Tokens live apart, in account_credentials, encrypted by the vault (src/vault/vault.ts), each
+-- bound to its row and field by the AES-GCM authenticated data. Several accounts may share one
+-- credential: the accounts of one Sandbox consent share its rotating refresh token; an Instagram
+-- account publishes with its Facebook page's token. Refreshing is single-flight per credential
+-- (its row is locked while the platform is called), so a rotated refresh token is never lost.
+
+create table account_credentials (
+  id uuid primary key default gen_random_uuid(),
+  workspace_id uuid not null references workspaces (id) on delete cascade,
+  platform text not null,
+  -- what makes two grants "the same" for this platform (a Sandbox user, a Facebook page): a
+  -- reconnection updates the credential instead of adding one
+  subject text not null check (length(subject) between 1 and 200),
+  access_token bytea not null,
+  refresh_token bytea,
+  -- the vault key both fields are encrypted with (rotation finds stale rows by it)
+  key_id text not null,
+  scopes text[] not null default '{}',
+  -- when the access token stops working (null: it does not expire)
+  token_expires_at timestamptz,
+  -- when the grant itself ends and only the person can renew it (refresh token, data access)
+  grant_expires_at timestamptz,
+  refreshed_at timestamptz,
+  created_at timestamptz not null default now(),
+  updated_at timestamptz not null default now(),
+  unique (workspace_id, id),
+  unique (workspace_id, platform, subject)
+);
+create index account_credentials_key_idx on account_credentials (key_id);
+create index account_credentials_expiry_idx on account_credentials (token_expires_at);
 
 create table social_accounts (
   id uuid primary key default gen_random_uuid(),
@@ -12,13 +42,10 @@ create table social_accounts (
   handle text check (length(handle) <= 200),
   avatar_url text check (length(avatar_url) <= 2000),
   status text not null check (status in ('active', 'expiring', 'needs_reconnection', 'disconnected')),
+  -- null once disconnected: the tokens are deleted with the last account that used them
+  credential_id uuid,
   scopes text[] not null default '{}',
   missing_scopes text[] not null default '{}',
-  -- when the access token stops working (null: it does not expire)
-  token_expires_at timestamptz,
-  -- when the grant itself ends and only the person can renew it (refresh token, data access)
-  grant_expires_at timestamptz,
-  last_refreshed_at timestamptz,
   status_reason text check (length(status_reason) <= 2000),
   -- platform specifics: the Facebook page behind an Instagram account, etc.
   metadata jsonb not null default '{}' check (jsonb_typeof(metadata) = 'object'),
@@ -27,9 +54,11 @@ create table social_accounts (
   disconnected_at timestamptz,
   updated_at timestamptz not null default now(),
   unique (workspace_id, id),
-  unique (workspace_id, platform, platform_account_id)
+  unique (workspace_id, platform, platform_account_id),
+  foreign key (workspace_id, credential_id) references account_credentials (workspace_id, id),
+  check ((status = 'disconnected') = (credential_id is null))
 );
-create index social_accounts_token_expiry_idx on social_accounts (token_expires_at) where status in ('active', 'expiring');
+create index social_accounts_credential_idx on social_accounts (workspace_id, credential_id);
 
 create table account_clients (
   workspace_id uuid not null,
@@ -42,19 +71,6 @@ create table account_clients (
   foreign key (workspace_id, client_id) references clients (workspace_id, id) on delete cascade
 );
 create index account_clients_client_idx on account_clients (workspace_id, client_id);
-
--- One row per connected account; deleted when the account is disconnected.
-create table account_credentials (
-  workspace_id uuid not null,
-  account_id uuid not null primary key,
-  access_token bytea not null,
-  refresh_token bytea,
-  -- the vault key both fields are encrypted with (rotation finds stale rows by it)
-  key_id text not null,
-  updated_at timestamptz not null default now(),
-  foreign key (workspace_id, account_id) references social_accounts (workspace_id, id) on delete cascade
-);
-create index account_credentials_key_idx on account_credentials (key_id);
 
 -- OAuth state: server-side, bound to the person and the workspace, single-use, short-lived. Only
 -- its hash is stored; the PKCE verifier is encrypted.
@@ -157,30 +173,27 @@ begin
     from oauth_states s where s.state_hash = p_state_hash;
 end $$;
 
--- The token sweep looks at every workspace: accounts whose access token ends before p_before, or
--- whose grant ends within 14 days.
-grant select (id, workspace_id, platform, status, token_expires_at, grant_expires_at) on social_accounts
-  to herald_directory;
-
-create function herald_accounts_due(p_before timestamptz, p_limit int)
-  returns table (workspace_id uuid, account_id uuid, platform text)
+-- The token sweep looks at every workspace: credentials in use whose access token ends before
+-- p_before, or whose grant ends within 14 days.
+create function herald_credentials_due(p_before timestamptz, p_limit int)
+  returns table (workspace_id uuid, credential_id uuid, platform text)
   language sql stable security definer set search_path = pg_catalog, public as $$
-    select a.workspace_id, a.id, a.platform from social_accounts a
-    where a.status in ('active', 'expiring')
-      and (a.token_expires_at < p_before or a.grant_expires_at < now() + interval '14 days')
-    order by least(a.token_expires_at, a.grant_expires_at) nulls last
+    select c.workspace_id, c.id, c.platform from account_credentials c
+    where (c.token_expires_at < p_before or c.grant_expires_at < now() + interval '14 days')
+      and exists (select 1 from social_accounts a where a.workspace_id = c.workspace_id
+                  and a.credential_id = c.id and a.status in ('active', 'expiring'))
+    order by least(c.token_expires_at, c.grant_expires_at) nulls last
     limit p_limit
   $$;
 
 -- Key rotation looks at every workspace: rows holding secrets under another key than p_key_id.
-grant select (workspace_id, account_id, key_id) on account_credentials to herald_directory;
-grant select (id, workspace_id, key_id) on pending_connections to herald_directory;
+grant select on account_credentials to herald_directory;
 create policy directory_read on account_credentials for select to herald_directory using (true);
 
 create function herald_stale_secrets(p_key_id text, p_limit int)
   returns table (kind text, workspace_id uuid, row_id uuid)
   language sql stable security definer set search_path = pg_catalog, public as $$
-    (select 'account_credentials', c.workspace_id, c.account_id from account_credentials c
+    (select 'account_credentials', c.workspace_id, c.id from account_credentials c
      where c.key_id <> p_key_id limit p_limit)
     union all
     (select 'pending_connections', p.workspace_id, p.id from pending_connections p
@@ -192,10 +205,10 @@ create function herald_stale_secrets(p_key_id text, p_limit int)
 
 grant create on schema public to herald_directory;
 alter function herald_take_oauth_state(bytea) owner to herald_directory;
-alter function herald_accounts_due(timestamptz, int) owner to herald_directory;
+alter function herald_credentials_due(timestamptz, int) owner to herald_directory;
 alter function herald_stale_secrets(text, int) owner to herald_directory;
 revoke create on schema public from herald_directory;
-revoke all on function herald_take_oauth_state(bytea), herald_accounts_due(timestamptz, int),
+revoke all on function herald_take_oauth_state(bytea), herald_credentials_due(timestamptz, int),
   herald_stale_secrets(text, int) from public;
-grant execute on function herald_take_oauth_state(bytea), herald_accounts_due(timestamptz, int),
+grant execute on function herald_take_oauth_state(bytea), herald_credentials_due(timestamptz, int),
   herald_stale_secrets(text, int) to herald_app;
