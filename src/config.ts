@@ -65,6 +65,18 @@ const EnvSchema = z
     HERALD_AUDIT_ARCHIVE_AFTER: optional(days),
     HERALD_AUDIT_PURGE_AFTER: optional(days),
     HERALD_AUDIT_EXPORT_MAX_DAYS: optional(positiveInt),
+    HERALD_SANDBOX: optional(z.enum(["on", "off"], { error: 'must be "on" or "off"' })),
+    HERALD_SANDBOX_URL: optional(httpUrl),
+    HERALD_SANDBOX_CLIENT_ID: optional(z.string().min(1).max(200)),
+    HERALD_SANDBOX_CLIENT_SECRET: optional(z.string().min(8).max(200)),
+    HERALD_SANDBOX_ACCESS_TOKEN_TTL: optional(positiveInt),
+    HERALD_FACEBOOK_APP_ID: optional(
+      z.string().regex(/^\d{1,32}$|^[A-Za-z0-9_-]{1,64}$/, "must be the app id"),
+    ),
+    HERALD_FACEBOOK_APP_SECRET: optional(z.string().min(8).max(200)),
+    HERALD_FACEBOOK_GRAPH_URL: optional(httpUrl),
+    HERALD_FACEBOOK_DIALOG_URL: optional(httpUrl),
+    HERALD_FACEBOOK_GRAPH_VERSION: optional(z.string().regex(/^v\d{1,3}\.\d$/, "must look like v26.0")),
     HERALD_ENCRYPTION_KEYS: optional(
       z.string().transform((value, ctx) => {
         try {
@@ -85,7 +97,13 @@ const EnvSchema = z
   });
 
 /** Variables whose values must not appear in error messages or logs. */
-const SECRET_VARIABLES = new Set(["DATABASE_URL", "HERALD_AUTH_SECRET", "HERALD_ENCRYPTION_KEYS"]);
+const SECRET_VARIABLES = new Set([
+  "DATABASE_URL",
+  "HERALD_AUTH_SECRET",
+  "HERALD_ENCRYPTION_KEYS",
+  "HERALD_SANDBOX_CLIENT_SECRET",
+  "HERALD_FACEBOOK_APP_SECRET",
+]);
 
 export type Config = {
   port: number;
@@ -107,6 +125,23 @@ export type Config = {
   shutdownTimeoutMs: number;
   /** 0 picks a free port at each start. */
   embeddedPgPort: number;
+  sandbox: {
+    /** Serve the built-in Sandbox network at /sandbox. */
+    mounted: boolean;
+    /** Where the Sandbox provider reaches the network (browsers too, for its consent page); null: off. */
+    url: string | null;
+    clientId: string;
+    clientSecret: string;
+    accessTokenTtlSeconds: number;
+  };
+  /** Facebook Pages and Instagram, through Facebook Login; null when no app is configured. */
+  facebook: {
+    appId: string;
+    appSecret: string;
+    graphUrl: string;
+    dialogUrl: string;
+    graphVersion: string;
+  } | null;
   /** Unset: generated once into `dataDir` (src/vault/keyring.ts). The first key encrypts. */
   encryptionKeys: VaultKey[] | undefined;
   audit: {
@@ -158,11 +193,38 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     workerConcurrency: e.HERALD_WORKER_CONCURRENCY ?? 10,
     shutdownTimeoutMs: e.HERALD_SHUTDOWN_TIMEOUT_MS ?? 30_000,
     embeddedPgPort: e.HERALD_EMBEDDED_PG_PORT ?? 0,
+    sandbox: sandboxConfig(e, publicUrl),
+    facebook: facebookConfig(e),
     encryptionKeys: e.HERALD_ENCRYPTION_KEYS,
     audit: {
       archiveAfterDays: e.HERALD_AUDIT_ARCHIVE_AFTER ?? 365,
       purgeAfterDays: e.HERALD_AUDIT_PURGE_AFTER ?? 2557,
       exportMaxDays: e.HERALD_AUDIT_EXPORT_MAX_DAYS ?? 366,
     },
+  };
+}
+
+function sandboxConfig(e: z.infer<typeof EnvSchema>, publicUrl: URL): Config["sandbox"] {
+  // On by default in zero-setup mode only: with DATABASE_URL, Herald is probably in production.
+  const mounted = (e.HERALD_SANDBOX ?? (e.DATABASE_URL ? "off" : "on")) === "on";
+  const url = e.HERALD_SANDBOX_URL ?? (mounted ? new URL("/sandbox", publicUrl).href : null);
+  return {
+    mounted,
+    url: url?.replace(/\/+$/, "") ?? null,
+    clientId: e.HERALD_SANDBOX_CLIENT_ID ?? "herald",
+    // A fake network's client secret: a fixed default is fine, the network only exists on this machine.
+    clientSecret: e.HERALD_SANDBOX_CLIENT_SECRET ?? "herald-sandbox-secret",
+    accessTokenTtlSeconds: e.HERALD_SANDBOX_ACCESS_TOKEN_TTL ?? 3600,
+  };
+}
+
+function facebookConfig(e: z.infer<typeof EnvSchema>): Config["facebook"] {
+  if (!e.HERALD_FACEBOOK_APP_ID || !e.HERALD_FACEBOOK_APP_SECRET) return null;
+  return {
+    appId: e.HERALD_FACEBOOK_APP_ID,
+    appSecret: e.HERALD_FACEBOOK_APP_SECRET,
+    graphUrl: (e.HERALD_FACEBOOK_GRAPH_URL ?? "https://graph.facebook.com").replace(/\/+$/, ""),
+    dialogUrl: (e.HERALD_FACEBOOK_DIALOG_URL ?? "https://www.facebook.com").replace(/\/+$/, ""),
+    graphVersion: e.HERALD_FACEBOOK_GRAPH_VERSION ?? "v26.0",
   };
 }

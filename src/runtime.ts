@@ -13,7 +13,9 @@ import { migrate } from "./db/migrate.js";
 import { APP_ROLE, createAppPool, createOwnerClient } from "./db/pool.js";
 import { buildApp } from "./http/app.js";
 import type { Logger } from "./observability/logger.js";
+import { createRegistry } from "./providers/registry.js";
 import { loadOrCreateAuthSecret } from "./secrets.js";
+import { loadVault } from "./vault/keyring.js";
 import { VERSION } from "./version.js";
 import { startWorker } from "./worker/worker.js";
 
@@ -68,6 +70,9 @@ export async function runRole(role: Role, config: Config, log: Logger): Promise<
       return;
     }
 
+    const vault = await loadVault({ keys: config.encryptionKeys, dataDir: config.dataDir, log });
+    const registry = createRegistry(config, log);
+
     if (role === "start" || role === "worker") {
       const pool = await appPool(databaseUrl, config.workerConcurrency + 4, "herald-worker", log);
       started.push({ name: "worker pool", stop: () => pool.end() });
@@ -85,7 +90,7 @@ export async function runRole(role: Role, config: Config, log: Logger): Promise<
       started.push({ name: "server pool", stop: () => pool.end() });
       const authSecret = config.authSecret ?? (await loadOrCreateAuthSecret(config.dataDir, log));
       const auth = createAuth({ pool, secret: authSecret, publicUrl: config.publicUrl, log });
-      const app = await buildApp({ config, pool, auth, authSecret, log });
+      const app = await buildApp({ config, pool, auth, authSecret, log, vault, registry });
       await app.listen({ port: config.port, host: config.host });
       started.push({ name: "http server", stop: () => app.close() });
       log.info({ url: config.publicUrl.href, version: VERSION, role }, "Herald is ready");

@@ -22,9 +22,20 @@ import {
   startTestApp,
   type TestApp,
 } from "./helpers/app.js";
+import { asOwner } from "./helpers/database.js";
 import { withoutRequestId } from "./helpers/problems.js";
 
-type Ids = { workspaceId: string; clientId: string; memberId: string; keyId: string };
+type Ids = {
+  workspaceId: string;
+  clientId: string;
+  memberId: string;
+  keyId: string;
+  accountId: string;
+  pendingId: string;
+};
+
+/** Path parameters that are not ids: the same in every attempt. */
+const CONSTANTS = { platform: "sandbox" };
 type Tenant = { session: Session; apiKey: string; ids: Ids };
 
 let t: TestApp;
@@ -40,10 +51,29 @@ async function tenant(name: string): Promise<Tenant> {
     name: "admin key",
     scopes: ["admin"],
   });
+  // An account and a pending selection, written directly: connecting is tested elsewhere.
+  const { accountId, pendingId } = await asOwner(t.db.url, async (owner) => {
+    const credential = await owner.query<{ id: string }>(
+      `insert into account_credentials (workspace_id, platform, subject, access_token, key_id)
+       values ($1, 'sandbox', $2, '\\x01', 'k') returning id`,
+      [workspaceId, `user:${name}`],
+    );
+    const account = await owner.query<{ id: string }>(
+      `insert into social_accounts (workspace_id, platform, platform_account_id, name, status, credential_id)
+       values ($1, 'sandbox', $2, $3, 'active', $4) returning id`,
+      [workspaceId, `acct_${name}`, `${name} page`, credential.rows[0]?.id],
+    );
+    const pending = await owner.query<{ id: string }>(
+      `insert into pending_connections (workspace_id, user_id, platform, accounts, credentials, key_id, expires_at)
+       values ($1, $2, 'sandbox', '[]', '\\x01', 'k', now() + interval '1 hour') returning id`,
+      [workspaceId, session.userId],
+    );
+    return { accountId: account.rows[0]?.id ?? "", pendingId: pending.rows[0]?.id ?? "" };
+  });
   return {
     session,
     apiKey: key.json().secret,
-    ids: { workspaceId, clientId, memberId: member.memberId, keyId: key.json().id },
+    ids: { workspaceId, clientId, memberId: member.memberId, keyId: key.json().id, accountId, pendingId },
   };
 }
 
@@ -68,7 +98,8 @@ function fillPath(url: string, ids: Partial<Record<string, string>>): string {
 }
 
 beforeAll(async () => {
-  t = await startTestApp();
+  // The Sandbox provider is on (never called here) so that the connection routes reach their checks.
+  t = await startTestApp({ HERALD_SANDBOX_URL: "http://127.0.0.1:9/sandbox" });
   victim = await tenant("Victim");
   intruder = await tenant("Intruder");
 });
@@ -96,7 +127,7 @@ describe("cross-tenant access through every workspace route", () => {
       const attempts = [
         { as: intruder.session, ids: victim.ids, label: "session, victim's workspace" },
         { as: intruder.apiKey, ids: victim.ids, label: "API key, victim's workspace" },
-        ...((route.url.match(/:\w+/g) ?? []).length > 1
+        ...((route.url.match(/:\w+/g) ?? []).filter((param) => !(param.slice(1) in CONSTANTS)).length > 1
           ? [
               { as: intruder.session, ids: mixed, label: "session, own workspace, victim's ids" },
               { as: intruder.apiKey, ids: mixed, label: "API key, own workspace, victim's ids" },
@@ -110,7 +141,7 @@ describe("cross-tenant access through every workspace route", () => {
             t.app,
             attempt.as,
             method as "GET",
-            fillPath(route.url, attempt.ids),
+            fillPath(route.url, { ...attempt.ids, ...CONSTANTS }),
             body,
           );
           if (attempt.ids === victim.ids) {
@@ -125,7 +156,7 @@ describe("cross-tenant access through every workspace route", () => {
               t.app,
               attempt.as,
               method as "GET",
-              fillPath(route.url, { ...randomIds, workspaceId: intruder.ids.workspaceId }),
+              fillPath(route.url, { ...randomIds, workspaceId: intruder.ids.workspaceId, ...CONSTANTS }),
               body,
             );
             expect({ ...label, status: response.statusCode }).toEqual({

@@ -41,6 +41,11 @@ export const PERMISSIONS = {
   // API keys are managed by people only: a leaked key must not be able to mint more keys.
   "api_keys:manage": { roles: ADMINS, scopes: [] },
   "audit:read": { roles: ADMINS, scopes: ["audit:read"] },
+  "accounts:read": {
+    roles: EVERYONE,
+    scopes: ["accounts:read", "accounts:write", "posts:read", "posts:write"],
+  },
+  "accounts:write": { roles: ["owner", "admin", "manager"], scopes: ["accounts:write"] },
 } as const satisfies Record<string, Rule>;
 
 export type Permission = keyof typeof PERMISSIONS;

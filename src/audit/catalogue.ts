@@ -20,6 +20,31 @@ export const AUDIT_ACTIONS = {
   client_deleted: { severity: "medium", description: "a client was deleted" },
   api_key_created: { severity: "high", description: "an API key was created" },
   api_key_revoked: { severity: "medium", description: "an API key was revoked" },
+  // connections and tokens
+  oauth_initiated: { severity: "low", description: "a person started connecting accounts" },
+  oauth_completed: { severity: "low", description: "a platform granted access; accounts await a choice" },
+  oauth_failed: {
+    severity: "medium",
+    description: "a connection failed: denied, replayed or expired state, bad code",
+  },
+  account_connected: { severity: "medium", description: "a social account was added" },
+  account_reconnected: {
+    severity: "medium",
+    description: "a social account's access was renewed by its person",
+  },
+  account_linked: { severity: "low", description: "an account was linked to a client" },
+  account_unlinked: { severity: "low", description: "an account was unlinked from a client" },
+  account_disconnected: { severity: "medium", description: "a social account was disconnected" },
+  token_refreshed: { severity: "low", description: "an account's access token was renewed" },
+  token_refresh_failed: {
+    severity: "high",
+    description: "renewing a token failed; the account needs reconnecting",
+  },
+  token_expiring: {
+    severity: "medium",
+    description: "an account's access ends within 14 days and cannot be renewed",
+  },
+  token_expired: { severity: "high", description: "an account's access ended" },
   // security
   access_denied: { severity: "medium", description: "a member tried something their role does not allow" },
   cross_tenant_attempt: { severity: "high", description: "a request named an id of another workspace" },

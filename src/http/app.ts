@@ -18,13 +18,16 @@ import {
   validatorCompiler,
   type ZodTypeProvider,
 } from "fastify-type-provider-zod";
+import { accountsRoutes } from "../accounts/accounts.routes.js";
 import { apiKeysRoutes } from "../api-keys/api-keys.routes.js";
 import { auditRoutes } from "../audit/audit.routes.js";
 import { authRoutes } from "../auth/auth.routes.js";
 import { createSessionReader } from "../auth/session.js";
 import { clientsRoutes } from "../clients/clients.routes.js";
+import { connectionsRoutes } from "../connections/connections.routes.js";
 import { RateLimitedError } from "../errors.js";
 import { membersRoutes } from "../members/members.routes.js";
+import { providersRoutes } from "../providers/providers.routes.js";
 import { workspacesRoutes } from "../workspaces/workspaces.routes.js";
 import { AccessLog } from "./access-log.js";
 import { createAuthenticateHook } from "./authenticate.js";
@@ -134,6 +137,9 @@ export async function buildApp(deps: AppDeps) {
   await app.register(clientsRoutes(deps));
   await app.register(apiKeysRoutes(deps));
   await app.register(auditRoutes(deps));
+  await app.register(providersRoutes(deps));
+  await app.register(connectionsRoutes(deps, readSession));
+  await app.register(accountsRoutes(deps));
 
   return Object.assign(app, { routeTable: routes });
 }

@@ -39,6 +39,9 @@ const SECRET_QUERY_PARAMS = new Set([
   "client_secret",
   "code_verifier",
   "password",
+  "fb_exchange_token",
+  "input_token",
+  "appsecret_proof",
 ]);
 
 /** Returns the URL with the values of secret-bearing query parameters replaced. */

@@ -9,10 +9,14 @@ import { createAuth } from "../../src/auth/auth.js";
 import { type Config, loadConfig } from "../../src/config.js";
 import { type App, buildApp } from "../../src/http/app.js";
 import { createLogger, type Logger } from "../../src/observability/logger.js";
+import { createRegistry, type Registry } from "../../src/providers/registry.js";
+import { Vault } from "../../src/vault/vault.js";
 import { createTestDatabase, type TestDatabase } from "./database.js";
 
 export type TestApp = {
   app: App;
+  vault: Vault;
+  registry: Registry;
   db: TestDatabase;
   pool: pg.Pool;
   config: Config;
@@ -21,7 +25,7 @@ export type TestApp = {
 
 export async function startTestApp(
   env: Record<string, string> = {},
-  options: { log?: Logger; db?: TestDatabase } = {},
+  options: { log?: Logger; db?: TestDatabase; vault?: Vault; registry?: Registry } = {},
 ): Promise<TestApp> {
   const db = options.db ?? (await createTestDatabase());
   const config = loadConfig({
@@ -33,10 +37,14 @@ export async function startTestApp(
   const log = options.log ?? createLogger("silent");
   const authSecret = "test-secret-0123456789-0123456789";
   const auth = createAuth({ pool: db.appPool, secret: authSecret, publicUrl: config.publicUrl, log });
-  const app = await buildApp({ config, pool: db.appPool, auth, authSecret, log });
+  const vault = options.vault ?? new Vault([{ id: "test", key: randomBytes(32) }]);
+  const registry = options.registry ?? createRegistry(config, log);
+  const app = await buildApp({ config, pool: db.appPool, auth, authSecret, log, vault, registry });
   await app.ready();
   return {
     app,
+    vault,
+    registry,
     db,
     pool: db.appPool,
     config,

@@ -1,0 +1,127 @@
+/**
+ * One way to call a platform: a timeout on every call, JSON or a clear error naming the platform,
+ * one log line per call (URL secrets redacted), and the three failure classes of provider.ts.
+ */
+import type { Logger } from "../observability/logger.js";
+import { redactUrl } from "../observability/logger.js";
+import { ProviderError, TransportError } from "./provider.js";
+
+export type PlatformRequest = {
+  platform: string;
+  method: "GET" | "POST" | "DELETE";
+  url: string;
+  query?: Record<string, string | undefined>;
+  /** Sent as application/x-www-form-urlencoded. */
+  form?: Record<string, string | undefined>;
+  json?: unknown;
+  headers?: Record<string, string>;
+  timeoutMs?: number;
+  log: Logger;
+  /** Turns the platform's error envelope into a ProviderError; the default reads only the status. */
+  readError?: (status: number, body: unknown, headers: Headers) => ProviderError | undefined;
+};
+
+export type PlatformResponse = { status: number; body: unknown; headers: Headers };
+
+const DEFAULT_TIMEOUT_MS = 15_000;
+
+export async function callPlatform(request: PlatformRequest): Promise<PlatformResponse> {
+  const { platform, method, log } = request;
+  const url = new URL(request.url);
+  for (const [key, value] of Object.entries(request.query ?? {}))
+    if (value !== undefined) url.searchParams.set(key, value);
+  const headers: Record<string, string> = { accept: "application/json", ...request.headers };
+  let body: string | undefined;
+  if (request.form) {
+    headers["content-type"] = "application/x-www-form-urlencoded";
+    body = new URLSearchParams(
+      Object.entries(request.form).filter((entry): entry is [string, string] => entry[1] !== undefined),
+    ).toString();
+  } else if (request.json !== undefined) {
+    headers["content-type"] = "application/json";
+    body = JSON.stringify(request.json);
+  }
+
+  const started = performance.now();
+  const logged = { platform, method, url: redactUrl(`${url.pathname}${url.search}`), host: url.host };
+  let response: Response;
+  try {
+    response = await fetch(url, {
+      method,
+      headers,
+      body,
+      redirect: "manual",
+      signal: AbortSignal.timeout(request.timeoutMs ?? DEFAULT_TIMEOUT_MS),
+    });
+  } catch (error) {
+    const durationMs = Math.round(performance.now() - started);
+    // Refused before anything was sent: safe to retry. A timeout or a reset: it may have arrived.
+    const sent = !isRefused(error);
+    log.warn({ ...logged, durationMs, err: error, sent }, "platform call failed");
+    const reason = error instanceof Error && error.name === "TimeoutError" ? "timed out" : "failed";
+    throw new TransportError(platform, `The call to ${platform} ${reason}.`, sent, { cause: error });
+  }
+  const durationMs = Math.round(performance.now() - started);
+  log.info({ ...logged, status: response.status, durationMs }, "platform call");
+
+  const text = await response.text();
+  const contentType = response.headers.get("content-type") ?? "";
+  let parsed: unknown;
+  if (text.length > 0) {
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      const what = contentType.includes("html") ? "an HTML page" : "something that is not JSON";
+      throw new ProviderError(
+        platform,
+        "unexpected",
+        `${platform} answered with ${what} (HTTP ${response.status}).`,
+        {
+          status: response.status,
+        },
+      );
+    }
+  }
+  if (response.status >= 400) {
+    throw (
+      request.readError?.(response.status, parsed, response.headers) ??
+      errorFromStatus(platform, response, parsed)
+    );
+  }
+  return { status: response.status, body: parsed, headers: response.headers };
+}
+
+function errorFromStatus(platform: string, response: Response, body: unknown): ProviderError {
+  const status = response.status;
+  const kind =
+    status === 401
+      ? "auth"
+      : status === 403
+        ? "permission"
+        : status === 429
+          ? "rate_limited"
+          : status >= 500
+            ? "unavailable"
+            : "invalid";
+  return new ProviderError(platform, kind, `${platform} answered HTTP ${status}.`, {
+    status,
+    retryAfterSeconds: retryAfter(response.headers),
+    cause: body,
+  });
+}
+
+/** Seconds from a Retry-After header (seconds or an HTTP date); null when absent or unreadable. */
+export function retryAfter(headers: Headers): number | null {
+  const value = headers.get("retry-after");
+  if (!value) return null;
+  const seconds = Number(value);
+  if (Number.isFinite(seconds) && seconds >= 0) return Math.ceil(seconds);
+  const date = Date.parse(value);
+  return Number.isNaN(date) ? null : Math.max(0, Math.ceil((date - Date.now()) / 1000));
+}
+
+function isRefused(error: unknown): boolean {
+  const cause = error instanceof Error ? error.cause : undefined;
+  const code = cause && typeof cause === "object" && "code" in cause ? String(cause.code) : "";
+  return code === "ECONNREFUSED" || code === "ENOTFOUND" || code === "EAI_AGAIN";
+}

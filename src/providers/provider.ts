@@ -1,0 +1,156 @@
+/**
+ * The provider contract: what Herald needs from each social platform, one module per platform
+ * behind it (sandbox.ts, facebook.ts, instagram.ts), the shared plumbing outside them (http.ts,
+ * oauth.ts).
+ *
+ * Terminology
+ * - connector: one way people connect accounts, i.e. one OAuth flow. It may discover accounts of
+ *   several platforms (Facebook Login finds Facebook pages and their Instagram accounts).
+ * - credential: the tokens one or more accounts use to act on the platform. Accounts of one grant
+ *   may share a credential (see migration 0003).
+ * - adapter: what Herald can do with an account of one platform: its capabilities, how to refresh
+ *   and revoke its credential, and (with publishing) how to publish exactly once.
+ */
+
+export const PLATFORMS = ["sandbox", "facebook", "instagram"] as const;
+export type Platform = (typeof PLATFORMS)[number];
+
+export type ContentType = "text" | "link" | "image" | "carousel" | "video" | "reel" | "story";
+
+/** What a platform accepts, declared by its adapter; validation reads it (publishing issue). */
+export type Capabilities = {
+  contentTypes: ContentType[];
+  text: { maxLength: number; maxHashtags?: number; maxMentions?: number };
+  media: { required: boolean; maxCount: number; carousel?: { min: number; max: number } };
+  link: boolean;
+  firstComment: boolean;
+};
+
+/**
+ * What a retry may do after an ambiguous failure (a timeout or a reset after the request left):
+ * - native_key: the platform deduplicates by a key Herald derives from the target;
+ * - reconcile: look the post up on the platform first;
+ * - none: never retry the send, mark the target unconfirmed.
+ */
+export type IdempotencyStrategy = "native_key" | "reconcile" | "none";
+
+export type Tokens = {
+  accessToken: string;
+  refreshToken: string | null;
+  /** When the access token stops working; null: it does not expire. */
+  expiresAt: Date | null;
+  /** When the grant ends and only the person can renew it (refresh token, data access). */
+  grantExpiresAt: Date | null;
+  scopes: string[];
+};
+
+/** An account a completed OAuth flow found, with the credential it would use. */
+export type DiscoveredAccount = {
+  platform: Platform;
+  platformAccountId: string;
+  name: string;
+  handle: string | null;
+  avatarUrl: string | null;
+  /** Permissions this account needs that the person did not grant, by their platform name. */
+  missingScopes: string[];
+  metadata: Record<string, string>;
+  credential: { subject: string; tokens: Tokens };
+};
+
+export interface Connector {
+  id: string;
+  displayName: string;
+  /** The platforms whose accounts this flow can find. */
+  platforms: Platform[];
+  pkce: boolean;
+  scopes: string[];
+  authorizationUrl(input: { state: string; codeChallenge: string | null; redirectUri: string }): string;
+  /** The authorization code → every account the grant reveals, each with its credential. */
+  connect(input: {
+    code: string;
+    codeVerifier: string | null;
+    redirectUri: string;
+  }): Promise<DiscoveredAccount[]>;
+}
+
+export interface ProviderAdapter {
+  platform: Platform;
+  displayName: string;
+  connector: Connector;
+  capabilities: Capabilities;
+  idempotency: IdempotencyStrategy;
+  /**
+   * Seconds before its expiry at which a credential is refreshed; null when the platform has no
+   * refresh (the person reconnects before the grant ends).
+   */
+  refreshWindowSeconds: number | null;
+  /** Whether disconnecting can revoke the grant at the platform without hurting other connections. */
+  revocable: boolean;
+  refresh(tokens: Tokens): Promise<Tokens>;
+  revoke(tokens: Tokens): Promise<void>;
+}
+
+/** Failures of a platform call, in the arctic style: transport, protocol, unexpected shape. */
+export type ProviderErrorKind =
+  | "auth" // the token is expired, revoked or invalid
+  | "permission" // the grant lacks a permission
+  | "rate_limited"
+  | "invalid" // the request was wrong (bad code, bad parameter)
+  | "blocked" // the platform refuses this account for now
+  | "unavailable" // a 5xx or a temporary failure
+  | "unexpected"; // an answer Herald cannot read (HTML error page, garbage)
+
+export class ProviderError extends Error {
+  readonly platform: string;
+  readonly kind: ProviderErrorKind;
+  readonly status: number | null;
+  /** The platform's own error code and subcode, kept as they were. */
+  readonly platformCode: string | null;
+  readonly platformSubcode: string | null;
+  readonly retryAfterSeconds: number | null;
+
+  constructor(
+    platform: string,
+    kind: ProviderErrorKind,
+    message: string,
+    options: {
+      status?: number | null;
+      platformCode?: string | number | null;
+      platformSubcode?: string | number | null;
+      retryAfterSeconds?: number | null;
+      cause?: unknown;
+    } = {},
+  ) {
+    super(message, { cause: options.cause });
+    this.name = "ProviderError";
+    this.platform = platform;
+    this.kind = kind;
+    this.status = options.status ?? null;
+    this.platformCode =
+      options.platformCode === undefined || options.platformCode === null
+        ? null
+        : String(options.platformCode);
+    this.platformSubcode =
+      options.platformSubcode === undefined || options.platformSubcode === null
+        ? null
+        : String(options.platformSubcode);
+    this.retryAfterSeconds = options.retryAfterSeconds ?? null;
+  }
+
+  get retryable(): boolean {
+    return this.kind === "rate_limited" || this.kind === "unavailable";
+  }
+}
+
+/** The request may or may not have reached the platform (timeout, reset): an ambiguous failure. */
+export class TransportError extends Error {
+  constructor(
+    readonly platform: string,
+    message: string,
+    readonly sent: boolean,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = "TransportError";
+  }
+}
