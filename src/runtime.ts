@@ -81,6 +81,8 @@ export async function runRole(role: Role, config: Config, log: Logger): Promise<
         concurrency: config.workerConcurrency,
         version: VERSION,
         log,
+        vault,
+        registry,
       });
       started.push({ name: "worker", stop: () => worker.stop() });
     }

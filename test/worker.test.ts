@@ -2,18 +2,21 @@
  * The worker runs as the application role (no owner rights), heartbeats while alive, and on stop
  * lets a running job finish instead of abandoning it.
  */
-import { randomUUID } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import { makeWorkerUtils, type WorkerUtils } from "graphile-worker";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { recordAudit, SYSTEM } from "../src/audit/audit.js";
 import { withWorkspace } from "../src/db/tenant.js";
 import { createLogger } from "../src/observability/logger.js";
+import { registryOf } from "../src/providers/registry.js";
+import { Vault } from "../src/vault/vault.js";
 import { startWorker } from "../src/worker/worker.js";
 import { asOwner, createTestDatabase, type TestDatabase } from "./helpers/database.js";
 
 let db: TestDatabase;
 let utils: WorkerUtils;
 const log = createLogger("silent");
+const vault = new Vault([{ id: "test", key: randomBytes(32) }]);
 
 beforeAll(async () => {
   db = await createTestDatabase();
@@ -45,6 +48,8 @@ describe("worker", () => {
       concurrency: 2,
       version: "test",
       log,
+      vault,
+      registry: registryOf([]),
       crontab: "",
       tasks: {
         whoami: async (_payload, helpers) => {
@@ -88,6 +93,8 @@ describe("worker", () => {
       concurrency: 1,
       version: "test",
       log,
+      vault,
+      registry: registryOf([]),
       crontab: "",
       tasks: {},
     });
@@ -122,6 +129,8 @@ describe("worker", () => {
       concurrency: 1,
       version: "test",
       log,
+      vault,
+      registry: registryOf([]),
       crontab: "",
       tasks: {
         slow: async () => {

@@ -27,11 +27,9 @@ export const PendingAccountSchema = z.object({
   name: z.string(),
   handle: z.string().nullable(),
   avatarUrl: z.string().nullable(),
-  missingScopes: z
-    .array(z.string())
-    .meta({
-      description: "Permissions Herald needs for this account that were not granted, by their platform name.",
-    }),
+  missingScopes: z.array(z.string()).meta({
+    description: "Permissions Herald needs for this account that were not granted, by their platform name.",
+  }),
   connectedAccountId: z
     .uuid()
     .nullable()

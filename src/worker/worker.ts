@@ -6,6 +6,8 @@ import { run, type TaskList } from "graphile-worker";
 import type pg from "pg";
 import { startSealer } from "../audit/sealer.js";
 import type { Logger } from "../observability/logger.js";
+import type { Registry } from "../providers/registry.js";
+import type { Vault } from "../vault/vault.js";
 import { graphileLogger } from "./graphile-logger.js";
 import { startHeartbeat } from "./heartbeat.js";
 import { CRONTAB, createTaskList } from "./tasks.js";
@@ -17,6 +19,8 @@ export async function startWorker(options: {
   concurrency: number;
   version: string;
   log: Logger;
+  vault: Vault;
+  registry: Registry;
   /** Replaces Herald's tasks and schedule (tests). */
   tasks?: TaskList;
   crontab?: string;
@@ -27,7 +31,8 @@ export async function startWorker(options: {
     concurrency,
     noHandleSignals: true,
     pollInterval: 2000,
-    taskList: options.tasks ?? createTaskList(pool, log),
+    taskList:
+      options.tasks ?? createTaskList({ pool, log, vault: options.vault, registry: options.registry }),
     crontab: options.crontab ?? CRONTAB,
     logger: graphileLogger(log),
   });

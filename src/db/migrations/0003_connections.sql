@@ -203,12 +203,32 @@ create function herald_stale_secrets(p_key_id text, p_limit int)
      where s.key_id <> p_key_id limit p_limit)
   $$;
 
+-- Housekeeping across workspaces: OAuth states a day after they expired, pending selections once
+-- they expired (their encrypted tokens go with them).
+grant delete on oauth_states, pending_connections to herald_directory;
+create policy directory_purge on oauth_states for delete to herald_directory using (true);
+create policy directory_purge on pending_connections for delete to herald_directory using (true);
+
+create function herald_purge_connections() returns table (states bigint, pending bigint)
+  language plpgsql volatile security definer set search_path = pg_catalog, public as $$
+declare
+  s bigint;
+  p bigint;
+begin
+  delete from oauth_states where expires_at < now() - interval '1 day';
+  get diagnostics s = row_count;
+  delete from pending_connections where expires_at < now();
+  get diagnostics p = row_count;
+  return query select s, p;
+end $$;
+
 grant create on schema public to herald_directory;
+alter function herald_purge_connections() owner to herald_directory;
 alter function herald_take_oauth_state(bytea) owner to herald_directory;
 alter function herald_credentials_due(timestamptz, int) owner to herald_directory;
 alter function herald_stale_secrets(text, int) owner to herald_directory;
 revoke create on schema public from herald_directory;
 revoke all on function herald_take_oauth_state(bytea), herald_credentials_due(timestamptz, int),
-  herald_stale_secrets(text, int) from public;
+  herald_stale_secrets(text, int), herald_purge_connections() from public;
 grant execute on function herald_take_oauth_state(bytea), herald_credentials_due(timestamptz, int),
-  herald_stale_secrets(text, int) to herald_app;
+  herald_stale_secrets(text, int), herald_purge_connections() to herald_app;
