@@ -6,7 +6,10 @@ import { erasePerson, exportPerson, verifyChains } from "./audit/operator.js";
 import { type Config, ConfigError, loadConfig } from "./config.js";
 import { isUuid } from "./db/tenant.js";
 import { createLogger } from "./observability/logger.js";
-import { type Role, runRole, withAuditOwner } from "./runtime.js";
+import { type Role, runRole, withAppDatabase, withAuditOwner } from "./runtime.js";
+import { newKey, readKeyFile, writeKeyFile } from "./vault/keyring.js";
+import { reencryptSecrets } from "./vault/rotation.js";
+import { Vault } from "./vault/vault.js";
 import { VERSION } from "./version.js";
 
 const USAGE = `Herald ${VERSION}: schedule and publish social media posts, exactly once.
@@ -22,6 +25,8 @@ Commands:
   audit export --user EMAIL|ID   every audit event about a person, as JSON lines (GDPR access)
   audit erase --user EMAIL|ID --yes
                                  pseudonymise a person in every audit event (GDPR erasure)
+  keys rotate                    re-encrypt every stored secret with the current key; without
+                                 HERALD_ENCRYPTION_KEYS, first add a new key to the data directory's key file
 
 Without DATABASE_URL, Herald runs an embedded PostgreSQL in HERALD_DATA_DIR (default ./data).
 Configuration is read from the environment; see README.md.`;
@@ -62,7 +67,7 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const command = positionals[0] ?? "start";
-  if (!isRole(command) && command !== "audit") {
+  if (!isRole(command) && command !== "audit" && command !== "keys") {
     process.stderr.write(`Unknown command "${command}".\n\n${USAGE}\n`);
     return 2;
   }
@@ -78,6 +83,7 @@ async function main(argv: string[]): Promise<number> {
   }
   try {
     if (command === "audit") return await audit(config, positionals[1], values);
+    if (command === "keys") return await keys(config, positionals[1]);
     const log = createLogger(config.logLevel);
     try {
       await runRole(command, config, log);
@@ -129,6 +135,29 @@ async function audit(
     default:
       throw new UsageError(`Unknown audit command "${subcommand ?? ""}".`);
   }
+}
+
+/** `herald keys rotate`: progress on stderr, the result as one JSON line on stdout. */
+async function keys(config: Config, subcommand: string | undefined): Promise<number> {
+  if (subcommand !== "rotate") throw new UsageError(`Unknown keys command "${subcommand ?? ""}".`);
+  const log = createLogger(config.logLevel === "info" ? "warn" : config.logLevel, "stderr");
+  let keyList = config.encryptionKeys;
+  let added: string | null = null;
+  if (!keyList) {
+    const existing = (await readKeyFile(config.dataDir)) ?? [];
+    const fresh = newKey();
+    keyList = [fresh, ...existing];
+    await writeKeyFile(config.dataDir, keyList);
+    added = fresh.id;
+  }
+  const vault = new Vault(keyList);
+  const reencrypted = await withAppDatabase(config, log, (pool) =>
+    reencryptSecrets(pool, vault, log, {
+      onProgress: (done) => process.stderr.write(`${done} secrets re-encrypted\n`),
+    }),
+  );
+  process.stdout.write(`${JSON.stringify({ keyId: vault.currentKeyId, addedKey: added, reencrypted })}\n`);
+  return 0;
 }
 
 function requireUser(user: string | undefined): string {

@@ -167,3 +167,24 @@ export async function withAuditOwner<T>(
     for (const part of started.reverse()) await part.stop();
   }
 }
+
+/** Runs an operator task with an application-role pool (the CLI's `keys` commands). */
+export async function withAppDatabase<T>(
+  config: Config,
+  log: Logger,
+  fn: (pool: pg.Pool) => Promise<T>,
+): Promise<T> {
+  const started: Stoppable[] = [];
+  try {
+    const url = await openDatabase(config, log, started);
+    await migrate(url, log, { auditRetention: config.audit });
+    const pool = await appPool(url, 4, "herald-cli", log);
+    try {
+      return await fn(pool);
+    } finally {
+      await pool.end();
+    }
+  } finally {
+    for (const part of started.reverse()) await part.stop();
+  }
+}

@@ -4,6 +4,7 @@
  * protects only protects against leaks of the database alone).
  */
 import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
 import fs from "node:fs/promises";
 import path from "node:path";
 import type { Logger } from "../observability/logger.js";
@@ -45,8 +46,16 @@ export async function loadVault(options: {
   log: Logger;
 }): Promise<Vault> {
   if (options.keys) return new Vault(options.keys);
+  const file = path.join(options.dataDir, KEY_FILE);
+  const reload = () => {
+    try {
+      return parseKeyList(readFileSync(file, "utf8"));
+    } catch {
+      return undefined;
+    }
+  };
   const existing = await readKeyFile(options.dataDir);
-  if (existing) return new Vault(existing);
+  if (existing) return new Vault(existing, reload);
   const keys = [newKey()];
   try {
     await fs.mkdir(options.dataDir, { recursive: true });
@@ -63,5 +72,5 @@ export async function loadVault(options: {
     { file: path.join(options.dataDir, KEY_FILE) },
     "generated an encryption key into the data directory; set HERALD_ENCRYPTION_KEYS in production",
   );
-  return new Vault(keys);
+  return new Vault(keys, reload);
 }

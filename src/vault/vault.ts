@@ -28,28 +28,34 @@ export class VaultError extends Error {
 }
 
 export class Vault {
-  private readonly byId: Map<string, Buffer>;
+  private byId: Map<string, Buffer>;
+  private current: readonly VaultKey[];
 
-  /** `keys[0]` encrypts; every key decrypts what it encrypted. */
-  constructor(readonly keys: readonly VaultKey[]) {
-    if (keys.length === 0) throw new VaultError("The vault needs at least one key.");
-    for (const { id, key } of keys) {
-      if (key.length !== 32) throw new VaultError(`Key ${id} is ${key.length} bytes; AES-256 needs 32.`);
-      if (!/^[A-Za-z0-9_-]{1,64}$/.test(id))
-        throw new VaultError(`Key id "${id}" must be 1-64 letters, digits, _ or -.`);
-    }
+  /**
+   * `keys[0]` encrypts; every key decrypts what it encrypted. `reload` (zero-setup mode: the key
+   * file) is asked again when a secret names a key this vault does not have yet, so that a key
+   * added by `herald keys rotate` is picked up by running processes.
+   */
+  constructor(
+    keys: readonly VaultKey[],
+    private readonly reload?: () => VaultKey[] | undefined,
+  ) {
+    this.current = checked(keys);
     this.byId = new Map(keys.map(({ id, key }) => [id, key]));
-    if (this.byId.size !== keys.length) throw new VaultError("Two keys have the same id.");
+  }
+
+  get keys(): readonly VaultKey[] {
+    return this.current;
   }
 
   get currentKeyId(): string {
-    const first = this.keys[0];
+    const first = this.current[0];
     if (!first) throw new VaultError("The vault has no key.");
     return first.id;
   }
 
   encrypt(plaintext: string, where: SecretLocation): Buffer {
-    const first = this.keys[0];
+    const first = this.current[0];
     if (!first) throw new VaultError("The vault has no key.");
     const iv = randomBytes(IV_BYTES);
     const cipher = createCipheriv("aes-256-gcm", first.key, iv);
@@ -61,6 +67,13 @@ export class Vault {
 
   decrypt(envelope: Buffer, where: SecretLocation): string {
     const { keyId, iv, tag, ciphertext } = parse(envelope);
+    if (!this.byId.has(keyId) && this.reload) {
+      const fresh = this.reload();
+      if (fresh) {
+        this.current = checked(fresh);
+        this.byId = new Map(fresh.map(({ id, key }) => [id, key]));
+      }
+    }
     const key = this.byId.get(keyId);
     if (!key) throw new VaultError(`This secret was encrypted with key "${keyId}", which is not configured.`);
     try {
@@ -78,6 +91,17 @@ export class Vault {
   static keyIdOf(envelope: Buffer): string {
     return parse(envelope).keyId;
   }
+}
+
+function checked(keys: readonly VaultKey[]): readonly VaultKey[] {
+  if (keys.length === 0) throw new VaultError("The vault needs at least one key.");
+  for (const { id, key } of keys) {
+    if (key.length !== 32) throw new VaultError(`Key ${id} is ${key.length} bytes; AES-256 needs 32.`);
+    if (!/^[A-Za-z0-9_-]{1,64}$/.test(id))
+      throw new VaultError(`Key id "${id}" must be 1-64 letters, digits, _ or -.`);
+  }
+  if (new Set(keys.map((k) => k.id)).size !== keys.length) throw new VaultError("Two keys have the same id.");
+  return keys;
 }
 
 function aad({ workspaceId, rowId, field }: SecretLocation): Buffer {
