@@ -7,6 +7,7 @@ import { type Config, ConfigError, loadConfig } from "./config.js";
 import { isUuid } from "./db/tenant.js";
 import { createLogger } from "./observability/logger.js";
 import { type Role, runRole, withAppDatabase, withAuditOwner } from "./runtime.js";
+import { startSandboxServer } from "./sandbox/sandbox.js";
 import { newKey, readKeyFile, writeKeyFile } from "./vault/keyring.js";
 import { reencryptSecrets } from "./vault/rotation.js";
 import { Vault } from "./vault/vault.js";
@@ -25,6 +26,7 @@ Commands:
   audit export --user EMAIL|ID   every audit event about a person, as JSON lines (GDPR access)
   audit erase --user EMAIL|ID --yes
                                  pseudonymise a person in every audit event (GDPR erasure)
+  sandbox [--port N]             run the Sandbox network alone (default port 4400; state in memory)
   keys rotate                    re-encrypt every stored secret with the current key; without
                                  HERALD_ENCRYPTION_KEYS, first add a new key to the data directory's key file
 
@@ -45,6 +47,7 @@ const OPTIONS = {
   workspace: { type: "string" },
   user: { type: "string" },
   yes: { type: "boolean" },
+  port: { type: "string" },
 } as const;
 
 async function main(argv: string[]): Promise<number> {
@@ -67,7 +70,7 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const command = positionals[0] ?? "start";
-  if (!isRole(command) && command !== "audit" && command !== "keys") {
+  if (!isRole(command) && !["audit", "keys", "sandbox"].includes(command)) {
     process.stderr.write(`Unknown command "${command}".\n\n${USAGE}\n`);
     return 2;
   }
@@ -84,6 +87,8 @@ async function main(argv: string[]): Promise<number> {
   try {
     if (command === "audit") return await audit(config, positionals[1], values);
     if (command === "keys") return await keys(config, positionals[1]);
+    if (command === "sandbox") return await sandbox(config, values.port);
+    if (!isRole(command)) throw new UsageError(`Unknown command "${command}".`);
     const log = createLogger(config.logLevel);
     try {
       await runRole(command, config, log);
@@ -135,6 +140,29 @@ async function audit(
     default:
       throw new UsageError(`Unknown audit command "${subcommand ?? ""}".`);
   }
+}
+
+/** `herald sandbox`: the fake network on its own, for benchmarks, the chaos suite and demos. */
+async function sandbox(config: Config, port: string | undefined): Promise<number> {
+  const portNumber = Number(port ?? 4400);
+  if (!Number.isInteger(portNumber) || portNumber < 0 || portNumber > 65535) {
+    throw new UsageError("--port must be a port number.");
+  }
+  const log = createLogger(config.logLevel);
+  const { clientId, clientSecret, accessTokenTtlSeconds } = config.sandbox;
+  const server = await startSandboxServer({
+    clientId,
+    clientSecret,
+    accessTokenTtlSeconds,
+    log,
+    port: portNumber,
+    host: config.host,
+  });
+  log.info({ url: server.url }, "Sandbox network listening");
+  const stop = () => void server.close().then(() => process.exit(0));
+  process.once("SIGINT", stop);
+  process.once("SIGTERM", stop);
+  return 0;
 }
 
 /** `herald keys rotate`: progress on stderr, the result as one JSON line on stdout. */

@@ -5,6 +5,7 @@
  * Shutdown (SIGINT/SIGTERM): stop accepting requests and jobs, let in-flight ones finish, close the
  * pools, then stop the embedded database. A second signal, or the timeout, exits at once.
  */
+import path from "node:path";
 import type pg from "pg";
 import { createAuth } from "./auth/auth.js";
 import type { Config } from "./config.js";
@@ -92,7 +93,16 @@ export async function runRole(role: Role, config: Config, log: Logger): Promise<
       started.push({ name: "server pool", stop: () => pool.end() });
       const authSecret = config.authSecret ?? (await loadOrCreateAuthSecret(config.dataDir, log));
       const auth = createAuth({ pool, secret: authSecret, publicUrl: config.publicUrl, log });
-      const app = await buildApp({ config, pool, auth, authSecret, log, vault, registry });
+      const app = await buildApp({
+        config,
+        pool,
+        auth,
+        authSecret,
+        log,
+        vault,
+        registry,
+        sandboxStateFile: path.join(config.dataDir, "sandbox.json"),
+      });
       await app.listen({ port: config.port, host: config.host });
       started.push({ name: "http server", stop: () => app.close() });
       log.info({ url: config.publicUrl.href, version: VERSION, role }, "Herald is ready");

@@ -13,7 +13,7 @@ import { type Tx, withWorkspace } from "../db/tenant.js";
 import type { Logger } from "../observability/logger.js";
 import { ProviderError, type Tokens, TransportError } from "../providers/provider.js";
 import type { Registry } from "../providers/registry.js";
-import type { Vault } from "../vault/vault.js";
+import { type Vault, VaultError } from "../vault/vault.js";
 
 export type CredentialRow = {
   id: string;
@@ -150,13 +150,15 @@ export async function refreshCredential(
     const row = await findCredential(tx, credentialId, true);
     if (!row) return { outcome: "failed", reason: "The account is not connected any more." };
     const adapter = deps.registry.adapter(row.platform);
-    if (!adapter || adapter.refreshWindowSeconds === null) return { outcome: "not_refreshable" };
+    // Platforms without refresh tokens (Meta) are only asked when someone forces it: their
+    // "refresh" reports how the token stands.
+    if (!adapter || (adapter.refreshWindowSeconds === null && !options.force))
+      return { outcome: "not_refreshable" };
     if (options.seenUpdatedAt && row.updated_at.getTime() > options.seenUpdatedAt.getTime()) {
       return { outcome: "fresh", tokens: tokensOf(deps.vault, row) };
     }
-    const due =
-      row.token_expires_at === null ||
-      row.token_expires_at.getTime() - Date.now() < adapter.refreshWindowSeconds * 1000;
+    const window = (adapter.refreshWindowSeconds ?? 0) * 1000;
+    const due = row.token_expires_at === null || row.token_expires_at.getTime() - Date.now() < window;
     if (!options.force && !due) return { outcome: "fresh", tokens: tokensOf(deps.vault, row) };
 
     const accounts = await tx.query<{ id: string; status: string }>(
@@ -169,7 +171,13 @@ export async function refreshCredential(
     } catch (error) {
       // A transport failure or a 5xx: try again later, nothing is decided.
       if (error instanceof TransportError || (error instanceof ProviderError && error.retryable)) throw error;
-      const reason = error instanceof Error ? error.message : String(error);
+      if (!(error instanceof ProviderError || error instanceof VaultError)) throw error;
+      // The platform refused, or the stored tokens cannot be decrypted where they are (a missing key,
+      // a ciphertext that belongs to another row): either way only the person can fix it.
+      const reason =
+        error instanceof VaultError
+          ? "The stored credentials cannot be decrypted; reconnect the account."
+          : error.message;
       await tx.query(
         `update social_accounts set status = 'needs_reconnection', status_reason = $2, updated_at = now()
          where credential_id = $1 and status <> 'disconnected'`,

@@ -28,6 +28,7 @@ import { connectionsRoutes } from "../connections/connections.routes.js";
 import { RateLimitedError } from "../errors.js";
 import { membersRoutes } from "../members/members.routes.js";
 import { providersRoutes } from "../providers/providers.routes.js";
+import { sandboxRoutes } from "../sandbox/sandbox.js";
 import { workspacesRoutes } from "../workspaces/workspaces.routes.js";
 import { AccessLog } from "./access-log.js";
 import { createAuthenticateHook } from "./authenticate.js";
@@ -140,6 +141,20 @@ export async function buildApp(deps: AppDeps) {
   await app.register(providersRoutes(deps));
   await app.register(connectionsRoutes(deps, readSession));
   await app.register(accountsRoutes(deps));
+
+  if (config.sandbox.mounted) {
+    const { clientId, clientSecret, accessTokenTtlSeconds } = config.sandbox;
+    await app.register(
+      sandboxRoutes({
+        clientId,
+        clientSecret,
+        accessTokenTtlSeconds,
+        persistFile: deps.sandboxStateFile,
+        log,
+      }),
+      { prefix: "/sandbox" },
+    );
+  }
 
   return Object.assign(app, { routeTable: routes });
 }

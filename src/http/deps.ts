@@ -16,4 +16,6 @@ export type AppDeps = {
   log: Logger;
   vault: Vault;
   registry: Registry;
+  /** Where the mounted Sandbox keeps its state between restarts; unset: in memory. */
+  sandboxStateFile?: string;
 };

@@ -40,6 +40,12 @@ export function tokensFrom(response: TokenResponse, now = Date.now()): Tokens {
   };
 }
 
+/** HTTP Basic client authentication: id and secret form-encoded first (RFC 6749 §2.3.1). */
+export function basicAuthorization(client: { id: string; secret: string }): string {
+  const encode = (value: string) => encodeURIComponent(value).replace(/%20/g, "+");
+  return `Basic ${Buffer.from(`${encode(client.id)}:${encode(client.secret)}`).toString("base64")}`;
+}
+
 /** POSTs to a standard token endpoint with HTTP Basic client authentication. */
 export async function tokenRequest(options: {
   platform: string;
@@ -54,9 +60,7 @@ export async function tokenRequest(options: {
     method: "POST",
     url: options.tokenUrl,
     form: options.params,
-    headers: {
-      authorization: `Basic ${Buffer.from(`${encodeURIComponent(client.id)}:${encodeURIComponent(client.secret)}`).toString("base64")}`,
-    },
+    headers: { authorization: basicAuthorization(client) },
     log: options.log,
     readError: (status, body) => {
       const error = OAuthError.safeParse(body);

@@ -4,6 +4,9 @@
  */
 import type { Config } from "../config.js";
 import type { Logger } from "../observability/logger.js";
+import { facebookProvider } from "./facebook.js";
+import { instagramProvider } from "./instagram.js";
+import { GraphClient, metaConnector } from "./meta.js";
 import type { Connector, Platform, ProviderAdapter } from "./provider.js";
 import { sandboxProvider } from "./sandbox.js";
 
@@ -20,6 +23,13 @@ export function createRegistry(config: Config, log: Logger): Registry {
   if (config.sandbox.url) {
     const { url, clientId, clientSecret } = config.sandbox;
     adapters.set("sandbox", sandboxProvider({ url, clientId, clientSecret, log }));
+  }
+  if (config.facebook) {
+    const options = { ...config.facebook, log };
+    const connector = metaConnector(options);
+    const graph = new GraphClient(options);
+    adapters.set("facebook", facebookProvider(graph, connector));
+    adapters.set("instagram", instagramProvider(graph, connector));
   }
   return registryOf([...adapters.values()]);
 }

@@ -6,7 +6,7 @@
 import { z } from "zod";
 import type { Logger } from "../observability/logger.js";
 import { callPlatform } from "./http.js";
-import { tokenRequest, tokensFrom } from "./oauth.js";
+import { basicAuthorization, tokenRequest, tokensFrom } from "./oauth.js";
 import type { Connector, DiscoveredAccount, ProviderAdapter, Tokens } from "./provider.js";
 import { ProviderError } from "./provider.js";
 
@@ -151,9 +151,7 @@ export function sandboxProvider(options: SandboxProviderOptions): ProviderAdapte
         method: "POST",
         url: `${url}/oauth/revoke`,
         form: { token: tokens.refreshToken ?? tokens.accessToken },
-        headers: {
-          authorization: `Basic ${Buffer.from(`${client.id}:${client.secret}`).toString("base64")}`,
-        },
+        headers: { authorization: basicAuthorization(client) },
         log,
       });
     },

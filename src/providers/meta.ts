@@ -1,0 +1,338 @@
+/**
+ * Facebook Login for Facebook Pages and Instagram professional accounts (one flow finds both).
+ *
+ * Flow (https://developers.facebook.com/docs/facebook-login/guides/advanced/manual-flow):
+ * code → short-lived user token → long-lived user token (`fb_exchange_token`, about 60 days,
+ * https://developers.facebook.com/docs/facebook-login/guides/access-tokens/get-long-lived) →
+ * `debug_token` for the permissions really granted → `/me/accounts` (paginated) for each page and
+ * its page token → each page's `instagram_business_account`.
+ *
+ * Page tokens obtained with a long-lived user token do not expire; what ends is the person's data
+ * access (`data_access_expires_at`, 90 days after they last used the app), which only they can
+ * renew by connecting again. `debug_token` on each page token records both, as they really are.
+ */
+import { createHmac } from "node:crypto";
+import { z } from "zod";
+import type { Logger } from "../observability/logger.js";
+import { callPlatform, retryAfter } from "./http.js";
+import {
+  type Connector,
+  type DiscoveredAccount,
+  ProviderError,
+  type ProviderErrorKind,
+  type Tokens,
+} from "./provider.js";
+
+export type MetaOptions = {
+  appId: string;
+  appSecret: string;
+  graphUrl: string;
+  dialogUrl: string;
+  graphVersion: string;
+  log: Logger;
+};
+
+/**
+ * Permissions each kind of account needs, publishing first, then insights. Page posts need
+ * pages_manage_posts AND pages_read_engagement (https://developers.facebook.com/docs/pages-api/posts),
+ * page videos also publish_video; Instagram publishing needs pages_read_engagement too
+ * (https://developers.facebook.com/docs/instagram-platform/instagram-graph-api/reference/ig-container).
+ */
+export const FACEBOOK_SCOPES = [
+  "pages_show_list",
+  "pages_read_engagement",
+  "pages_manage_posts",
+  "publish_video",
+  "read_insights",
+];
+export const INSTAGRAM_SCOPES = [
+  "instagram_basic",
+  "instagram_content_publish",
+  "pages_read_engagement",
+  "instagram_manage_insights",
+];
+// business_management: pages owned through a Business portfolio are only listed with it
+// (https://developers.facebook.com/docs/permissions#business_management).
+const REQUESTED = [...new Set([...FACEBOOK_SCOPES, ...INSTAGRAM_SCOPES, "business_management"])];
+
+const GraphErrorBody = z.object({
+  error: z.object({
+    message: z.string(),
+    type: z.string().optional(),
+    code: z.coerce.number(),
+    error_subcode: z.coerce.number().optional(),
+    error_user_msg: z.string().optional(),
+    fbtrace_id: z.string().optional(),
+  }),
+});
+
+/**
+ * The Graph error envelope, by code (https://developers.facebook.com/docs/graph-api/guides/error-handling):
+ * 190 token expired or invalid; 4, 17, 32, 613 and 80001-80014 rate limits; 10 and 200-299
+ * permissions; 368 temporarily blocked; 1, 2 temporary; 9007/2207027 Instagram media not ready.
+ */
+export function graphError(platform: string) {
+  return (status: number, body: unknown, headers: Headers): ProviderError | undefined => {
+    const parsed = GraphErrorBody.safeParse(body);
+    if (!parsed.success) return undefined;
+    const { code, error_subcode: subcode, message, error_user_msg: userMessage } = parsed.data.error;
+    const kind: ProviderErrorKind =
+      code === 190
+        ? "auth"
+        : [4, 17, 32, 613].includes(code) || (code >= 80001 && code <= 80014)
+          ? "rate_limited"
+          : code === 10 || (code >= 200 && code <= 299)
+            ? "permission"
+            : code === 368
+              ? "blocked"
+              : code === 1 || code === 2 || (code === 9007 && subcode === 2207027)
+                ? "unavailable"
+                : "invalid";
+    return new ProviderError(platform, kind, `${displayName(platform)}: ${userMessage ?? message}`, {
+      status,
+      platformCode: code,
+      platformSubcode: subcode ?? null,
+      retryAfterSeconds: kind === "rate_limited" ? (usageRetryAfter(headers) ?? retryAfter(headers)) : null,
+    });
+  };
+}
+
+const displayName = (platform: string) => (platform === "instagram" ? "Instagram" : "Facebook");
+
+/**
+ * Meta's usage headers give no Retry-After; `X-Business-Use-Case-Usage` says, per business, how
+ * many minutes until access is regained (https://developers.facebook.com/docs/graph-api/overview/rate-limiting).
+ */
+export function usageRetryAfter(headers: Headers): number | null {
+  const raw = headers.get("x-business-use-case-usage");
+  if (!raw) return null;
+  try {
+    const usage: unknown = JSON.parse(raw);
+    const minutes = z
+      .record(z.string(), z.array(z.object({ estimated_time_to_regain_access: z.coerce.number() })))
+      .parse(usage);
+    const longest = Math.max(
+      0,
+      ...Object.values(minutes)
+        .flat()
+        .map((entry) => entry.estimated_time_to_regain_access),
+    );
+    return longest > 0 ? longest * 60 : null;
+  } catch {
+    return null;
+  }
+}
+
+const TokenBody = z.object({ access_token: z.string().min(1), expires_in: z.coerce.number().optional() });
+
+const DebugToken = z.object({
+  data: z.object({
+    is_valid: z.boolean(),
+    expires_at: z.coerce.number().optional(),
+    data_access_expires_at: z.coerce.number().optional(),
+    scopes: z.array(z.string()).optional(),
+  }),
+});
+
+const Page = z.object({
+  id: z.string(),
+  name: z.string(),
+  access_token: z.string().min(1),
+  tasks: z.array(z.string()).optional(),
+  picture: z.object({ data: z.object({ url: z.string() }) }).optional(),
+  instagram_business_account: z
+    .object({
+      id: z.string(),
+      username: z.string().optional(),
+      name: z.string().optional(),
+      profile_picture_url: z.string().optional(),
+    })
+    .optional(),
+});
+
+const PagesResponse = z.object({
+  data: z.array(Page),
+  paging: z
+    .object({ next: z.string().optional(), cursors: z.object({ after: z.string().optional() }).optional() })
+    .optional(),
+});
+
+/** Meta's calls, with the app secret proof every call made with a user or page token can carry. */
+export class GraphClient {
+  constructor(readonly options: MetaOptions) {}
+
+  get base(): string {
+    return `${this.options.graphUrl}/${this.options.graphVersion}`;
+  }
+
+  /** `appsecret_proof` (https://developers.facebook.com/docs/graph-api/securing-requests). */
+  proof(accessToken: string): string {
+    return createHmac("sha256", this.options.appSecret).update(accessToken).digest("hex");
+  }
+
+  async get(platform: string, path: string, accessToken: string, query: Record<string, string> = {}) {
+    return callPlatform({
+      platform,
+      method: "GET",
+      url: `${this.base}/${path}`,
+      query: { ...query, access_token: accessToken, appsecret_proof: this.proof(accessToken) },
+      readError: graphError(platform),
+      log: this.options.log,
+    });
+  }
+
+  async post(platform: string, path: string, accessToken: string, form: Record<string, string | undefined>) {
+    return callPlatform({
+      platform,
+      method: "POST",
+      url: `${this.base}/${path}`,
+      form: { ...form, access_token: accessToken, appsecret_proof: this.proof(accessToken) },
+      readError: graphError(platform),
+      log: this.options.log,
+    });
+  }
+
+  /** What Meta says about a token: validity, expiry, data access expiry and granted permissions. */
+  async inspect(token: string): Promise<z.infer<typeof DebugToken>["data"]> {
+    const { appId, appSecret } = this.options;
+    const response = await callPlatform({
+      platform: "facebook",
+      method: "GET",
+      url: `${this.base}/debug_token`,
+      query: { input_token: token, access_token: `${appId}|${appSecret}` },
+      readError: graphError("facebook"),
+      log: this.options.log,
+    });
+    const parsed = DebugToken.safeParse(response.body);
+    if (!parsed.success)
+      throw new ProviderError("facebook", "unexpected", "Facebook described a token in an unexpected shape.");
+    return parsed.data.data;
+  }
+
+  /** A page token's credential as Meta describes it now. */
+  async tokensFor(accessToken: string): Promise<Tokens> {
+    const info = await this.inspect(accessToken);
+    if (!info.is_valid)
+      throw new ProviderError("facebook", "auth", "Facebook says this access is no longer valid.");
+    const at = (seconds: number | undefined) => (seconds ? new Date(seconds * 1000) : null);
+    return {
+      accessToken,
+      refreshToken: null,
+      // 0 means the token itself never expires.
+      expiresAt: at(info.expires_at),
+      grantExpiresAt: at(info.data_access_expires_at),
+      scopes: info.scopes ?? [],
+    };
+  }
+}
+
+export function metaConnector(options: MetaOptions): Connector {
+  const graph = new GraphClient(options);
+  const { appId, appSecret, log } = options;
+
+  async function exchange(query: Record<string, string>) {
+    const response = await callPlatform({
+      platform: "facebook",
+      method: "GET",
+      url: `${graph.base}/oauth/access_token`,
+      query: { client_id: appId, client_secret: appSecret, ...query },
+      readError: graphError("facebook"),
+      log,
+    });
+    const parsed = TokenBody.safeParse(response.body);
+    if (!parsed.success)
+      throw new ProviderError(
+        "facebook",
+        "unexpected",
+        "Facebook answered the token request with an unexpected body.",
+      );
+    return parsed.data.access_token;
+  }
+
+  async function pages(userToken: string): Promise<z.infer<typeof Page>[]> {
+    const found: z.infer<typeof Page>[] = [];
+    let response = await graph.get("facebook", "me/accounts", userToken, {
+      fields:
+        "id,name,access_token,tasks,picture{url},instagram_business_account{id,username,name,profile_picture_url}",
+      limit: "100",
+    });
+    // Bounded: 50 pages of 100 is more pages than anyone manages through one login.
+    for (let round = 0; round < 50; round++) {
+      const parsed = PagesResponse.safeParse(response.body);
+      if (!parsed.success)
+        throw new ProviderError("facebook", "unexpected", "Facebook listed pages in an unexpected shape.");
+      found.push(...parsed.data.data);
+      const next = parsed.data.paging?.next;
+      if (!next) break;
+      // The next page's URL is followed as given: it carries the cursor and the token.
+      response = await callPlatform({
+        platform: "facebook",
+        method: "GET",
+        url: next,
+        readError: graphError("facebook"),
+        log,
+      });
+    }
+    return found;
+  }
+
+  return {
+    id: "facebook",
+    displayName: "Facebook",
+    platforms: ["facebook", "instagram"],
+    // PKCE is documented only for Facebook's OIDC login (still in testing); this is the
+    // confidential-client code flow, where the code is useless without the app secret.
+    pkce: false,
+    scopes: REQUESTED,
+    authorizationUrl({ state, redirectUri }) {
+      const url = new URL(`${options.dialogUrl}/${options.graphVersion}/dialog/oauth`);
+      url.search = new URLSearchParams({
+        client_id: appId,
+        redirect_uri: redirectUri,
+        state,
+        response_type: "code",
+        scope: REQUESTED.join(","),
+      }).toString();
+      return url.href;
+    },
+    async connect({ code, redirectUri }): Promise<DiscoveredAccount[]> {
+      const shortLived = await exchange({ redirect_uri: redirectUri, code });
+      const longLived = await exchange({ grant_type: "fb_exchange_token", fb_exchange_token: shortLived });
+      const granted = new Set((await graph.inspect(longLived)).scopes ?? []);
+      const missing = (needed: string[]) => needed.filter((scope) => !granted.has(scope));
+      const accounts: DiscoveredAccount[] = [];
+      for (const page of await pages(longLived)) {
+        const tokens = await graph.tokensFor(page.access_token);
+        const credential = { subject: `page:${page.id}`, tokens };
+        // Publishing needs the CREATE_CONTENT task on the page, not just the permission.
+        const taskMissing =
+          page.tasks && !page.tasks.includes("CREATE_CONTENT") ? ["page task CREATE_CONTENT"] : [];
+        accounts.push({
+          platform: "facebook",
+          platformAccountId: page.id,
+          name: page.name,
+          handle: null,
+          avatarUrl: page.picture?.data.url ?? null,
+          missingScopes: [...missing(FACEBOOK_SCOPES), ...taskMissing],
+          metadata: {},
+          credential,
+        });
+        const instagram = page.instagram_business_account;
+        if (instagram) {
+          accounts.push({
+            platform: "instagram",
+            platformAccountId: instagram.id,
+            name: instagram.name ?? instagram.username ?? `Instagram account of ${page.name}`,
+            handle: instagram.username ?? null,
+            avatarUrl: instagram.profile_picture_url ?? null,
+            missingScopes: missing(INSTAGRAM_SCOPES),
+            // Instagram publishes with the token of its Facebook page.
+            metadata: { pageId: page.id, pageName: page.name },
+            credential,
+          });
+        }
+      }
+      return accounts;
+    },
+  };
+}
