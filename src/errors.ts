@@ -83,6 +83,19 @@ export class RateLimitedError extends AppError {
   }
 }
 
+/** A platform Herald had to call did not answer usefully; nothing was changed. */
+export class PlatformUnavailableError extends AppError {
+  constructor(platform: string, reason: string, retryAfterSeconds?: number) {
+    super(
+      502,
+      "HERALD_PLATFORM_UNAVAILABLE",
+      "The platform is unavailable",
+      `${platform} could not complete the request (${reason}). Nothing was changed; try again later.`,
+      retryAfterSeconds === undefined ? {} : { retryAfterSeconds },
+    );
+  }
+}
+
 /** PostgreSQL unique_violation on the named constraint or index. */
 export function isUniqueViolation(error: unknown, constraint?: string): boolean {
   if (!(error instanceof Error) || !("code" in error) || error.code !== "23505") return false;

@@ -179,12 +179,12 @@ async function keys(config: Config, subcommand: string | undefined): Promise<num
     added = fresh.id;
   }
   const vault = new Vault(keyList);
-  const reencrypted = await withAppDatabase(config, log, (pool) =>
+  const result = await withAppDatabase(config, log, (pool) =>
     reencryptSecrets(pool, vault, log, {
       onProgress: (done) => process.stderr.write(`${done} secrets re-encrypted\n`),
     }),
   );
-  process.stdout.write(`${JSON.stringify({ keyId: vault.currentKeyId, addedKey: added, reencrypted })}\n`);
+  process.stdout.write(`${JSON.stringify({ keyId: vault.currentKeyId, addedKey: added, ...result })}\n`);
   return 0;
 }
 

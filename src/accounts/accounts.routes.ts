@@ -68,9 +68,10 @@ export function accountsRoutes(deps: AppDeps): FastifyPluginAsyncZod {
       {
         schema: {
           tags,
-          summary: "Refresh the account's token now",
+          summary:
+            "Refresh the account's token now; a refusal by the platform comes back as status needs_reconnection with the reason",
           params: AccountParams,
-          response: { 200: AccountSchema, ...problemResponses(400, 401, 403, 404, 409, 429) },
+          response: { 200: AccountSchema, ...problemResponses(400, 401, 403, 404, 409, 429, 502) },
         },
       },
       async (request) => {

@@ -3,9 +3,10 @@ import { canSeeClient, type WorkspaceAccess } from "../access/workspace-access.j
 import { auditIn } from "../audit/audit.js";
 import { findClient } from "../clients/clients.repository.js";
 import type { Tx } from "../db/tenant.js";
-import { ConflictError, NotFoundError } from "../errors.js";
+import { ConflictError, NotFoundError, PlatformUnavailableError } from "../errors.js";
 import { decodeCursor, page } from "../http/pagination.js";
 import type { Logger } from "../observability/logger.js";
+import { ProviderError, TransportError } from "../providers/provider.js";
 import type { Registry } from "../providers/registry.js";
 import type { Vault } from "../vault/vault.js";
 import * as repo from "./accounts.repository.js";
@@ -126,14 +127,26 @@ export async function refreshNow(
   access: WorkspaceAccess,
   target: { credentialId: string; platform: string },
 ): Promise<void> {
-  const result = await refreshCredential(deps.pool, deps, access.workspaceId, target.credentialId, {
-    force: true,
-    audit: access.audit,
-  });
+  const adapter = deps.registry.adapter(target.platform);
+  const platformName = adapter?.displayName ?? target.platform;
+  let result: Awaited<ReturnType<typeof refreshCredential>>;
+  try {
+    result = await refreshCredential(deps.pool, deps, access.workspaceId, target.credentialId, {
+      force: true,
+      audit: access.audit,
+    });
+  } catch (error) {
+    // Unreachable, or a 5xx or rate limit: the tokens stay as they were.
+    if (error instanceof TransportError) throw new PlatformUnavailableError(platformName, error.message);
+    if (error instanceof ProviderError && error.retryable) {
+      throw new PlatformUnavailableError(platformName, error.message, error.retryAfterSeconds ?? undefined);
+    }
+    throw error;
+  }
   if (result.outcome === "not_refreshable") {
     throw new ConflictError(
       "HERALD_NOT_REFRESHABLE",
-      `${target.platform} tokens cannot be refreshed by Herald; the person who connected the account reconnects it before access ends.`,
+      `${platformName} tokens cannot be refreshed by Herald; the person who connected the account reconnects it before access ends.`,
     );
   }
 }

@@ -101,7 +101,7 @@ export async function findCredential(
 /** Deletes a credential no account uses any more; revokes it at the platform when that is safe. */
 export async function retireCredential(
   tx: Tx,
-  deps: { vault: Vault; registry: Registry; log: Logger },
+  deps: CredentialDeps,
   credentialId: string,
 ): Promise<{ deleted: boolean; revoked: boolean }> {
   const { rows } = await tx.query<{ users: number }>(
@@ -133,15 +133,47 @@ export type RefreshOutcome =
   | { outcome: "failed"; reason: string }
   | { outcome: "not_refreshable" };
 
+type CredentialDeps = { vault: Vault; registry: Registry; log: Logger };
+
 /**
- * Refreshes a credential, once however many callers ask at the same time.
+ * Refreshes under way, per pool (one per process) and credential: callers arriving meanwhile share
+ * the outcome instead of each holding a connection while they wait for the row lock.
+ */
+const underWay = new WeakMap<pg.Pool, Map<string, Promise<RefreshOutcome>>>();
+
+/**
+ * Refreshes a credential, once however many callers ask at the same time: callers in this process
+ * share one attempt (and one database connection); across processes the row lock serialises them.
  * `seenUpdatedAt`: when the caller's copy of the tokens was stored; if the row changed since, another
  * caller refreshed it already and its tokens are returned instead ("fresh").
  * `force`: refresh even if the token is not close to expiring (manual refresh, an auth error).
  */
-export async function refreshCredential(
+export function refreshCredential(
   pool: pg.Pool,
-  deps: { vault: Vault; registry: Registry; log: Logger },
+  deps: CredentialDeps,
+  workspaceId: string,
+  credentialId: string,
+  options: { seenUpdatedAt?: Date; force: boolean; audit: AuditContext },
+): Promise<RefreshOutcome> {
+  const running = underWay.get(pool) ?? new Map<string, Promise<RefreshOutcome>>();
+  underWay.set(pool, running);
+  const key = `${credentialId}:${options.force}`;
+  const shared = running.get(key);
+  if (shared) {
+    return shared.then((result) =>
+      result.outcome === "refreshed" ? { outcome: "fresh", tokens: result.tokens } : result,
+    );
+  }
+  const attempt = refreshLocked(pool, deps, workspaceId, credentialId, options).finally(() =>
+    running.delete(key),
+  );
+  running.set(key, attempt);
+  return attempt;
+}
+
+async function refreshLocked(
+  pool: pg.Pool,
+  deps: CredentialDeps,
   workspaceId: string,
   credentialId: string,
   options: { seenUpdatedAt?: Date; force: boolean; audit: AuditContext },
@@ -222,4 +254,87 @@ export async function refreshCredential(
     }
     return { outcome: "refreshed", tokens };
   });
+}
+
+/** Why Herald will not act on an account: only the person can fix it (reconnect). */
+export class AccountUnavailableError extends Error {
+  constructor(
+    readonly accountId: string,
+    readonly status: "disconnected" | "needs_reconnection",
+    message: string,
+  ) {
+    super(message);
+    this.name = "AccountUnavailableError";
+  }
+}
+
+/**
+ * Runs `use` with an account's tokens: the one way jobs act on a platform with an account.
+ * A disconnected account, or one that needs reconnection, is refused before anything is sent.
+ * When the platform says the token is expired or invalid, the credential is refreshed once
+ * (single-flight, see refreshCredential) and `use` runs once more with the new tokens.
+ */
+export async function withAccountTokens<T>(
+  pool: pg.Pool,
+  deps: CredentialDeps,
+  workspaceId: string,
+  accountId: string,
+  use: (tokens: Tokens) => Promise<T>,
+  audit: AuditContext,
+): Promise<T> {
+  const row = await withWorkspace(pool, workspaceId, async (tx) => {
+    const { rows } = await tx.query<CredentialRow & { status: string; status_reason: string | null }>(
+      `select c.*, a.status, a.status_reason from social_accounts a
+       left join account_credentials c on c.id = a.credential_id where a.id = $1`,
+      [accountId],
+    );
+    return rows[0];
+  });
+  if (!row) throw new AccountUnavailableError(accountId, "disconnected", "The account does not exist.");
+  if (row.status === "disconnected" || row.id === null) {
+    throw new AccountUnavailableError(accountId, "disconnected", "The account is disconnected.");
+  }
+  if (row.status === "needs_reconnection") {
+    throw new AccountUnavailableError(
+      accountId,
+      "needs_reconnection",
+      row.status_reason ?? "The account needs to be reconnected.",
+    );
+  }
+  let tokens: Tokens;
+  try {
+    tokens = tokensOf(deps.vault, row);
+  } catch (error) {
+    if (!(error instanceof VaultError)) throw error;
+    // Let the refresh path record it: it marks the accounts and audits the failure.
+    tokens = await renewed(pool, deps, workspaceId, accountId, row, audit);
+    return use(tokens);
+  }
+  try {
+    return await use(tokens);
+  } catch (error) {
+    if (!(error instanceof ProviderError && error.kind === "auth")) throw error;
+    return use(await renewed(pool, deps, workspaceId, accountId, row, audit));
+  }
+}
+
+async function renewed(
+  pool: pg.Pool,
+  deps: CredentialDeps,
+  workspaceId: string,
+  accountId: string,
+  row: CredentialRow,
+  audit: AuditContext,
+): Promise<Tokens> {
+  const result = await refreshCredential(pool, deps, workspaceId, row.id, {
+    force: true,
+    seenUpdatedAt: row.updated_at,
+    audit,
+  });
+  if (result.outcome === "refreshed" || result.outcome === "fresh") return result.tokens;
+  throw new AccountUnavailableError(
+    accountId,
+    "needs_reconnection",
+    result.outcome === "failed" ? result.reason : "The platform refused the account's token.",
+  );
 }

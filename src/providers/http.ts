@@ -4,7 +4,7 @@
  */
 import type { Logger } from "../observability/logger.js";
 import { redactUrl } from "../observability/logger.js";
-import { ProviderError, TransportError } from "./provider.js";
+import { ProviderError, platformName, TransportError } from "./provider.js";
 
 export type PlatformRequest = {
   platform: string;
@@ -59,7 +59,9 @@ export async function callPlatform(request: PlatformRequest): Promise<PlatformRe
     const sent = !isRefused(error);
     log.warn({ ...logged, durationMs, err: error, sent }, "platform call failed");
     const reason = error instanceof Error && error.name === "TimeoutError" ? "timed out" : "failed";
-    throw new TransportError(platform, `The call to ${platform} ${reason}.`, sent, { cause: error });
+    throw new TransportError(platform, `The call to ${platformName(platform)} ${reason}.`, sent, {
+      cause: error,
+    });
   }
   const durationMs = Math.round(performance.now() - started);
   log.info({ ...logged, status: response.status, durationMs }, "platform call");
@@ -72,13 +74,14 @@ export async function callPlatform(request: PlatformRequest): Promise<PlatformRe
       parsed = JSON.parse(text);
     } catch {
       const what = contentType.includes("html") ? "an HTML page" : "something that is not JSON";
+      // A gateway's error page in front of the platform is an outage, not an answer.
+      const kind =
+        response.status >= 500 ? "unavailable" : response.status === 429 ? "rate_limited" : "unexpected";
       throw new ProviderError(
         platform,
-        "unexpected",
-        `${platform} answered with ${what} (HTTP ${response.status}).`,
-        {
-          status: response.status,
-        },
+        kind,
+        `${platformName(platform)} answered with ${what} (HTTP ${response.status}).`,
+        { status: response.status, retryAfterSeconds: retryAfter(response.headers) },
       );
     }
   }
@@ -103,7 +106,7 @@ function errorFromStatus(platform: string, response: Response, body: unknown): P
           : status >= 500
             ? "unavailable"
             : "invalid";
-  return new ProviderError(platform, kind, `${platform} answered HTTP ${status}.`, {
+  return new ProviderError(platform, kind, `${platformName(platform)} answered HTTP ${status}.`, {
     status,
     retryAfterSeconds: retryAfter(response.headers),
     cause: body,

@@ -20,6 +20,7 @@ import {
   type DiscoveredAccount,
   ProviderError,
   type ProviderErrorKind,
+  platformName,
   type Tokens,
 } from "./provider.js";
 
@@ -88,7 +89,7 @@ export function graphError(platform: string) {
               : code === 1 || code === 2 || (code === 9007 && subcode === 2207027)
                 ? "unavailable"
                 : "invalid";
-    return new ProviderError(platform, kind, `${displayName(platform)}: ${userMessage ?? message}`, {
+    return new ProviderError(platform, kind, `${platformName(platform)}: ${userMessage ?? message}`, {
       status,
       platformCode: code,
       platformSubcode: subcode ?? null,
@@ -96,8 +97,6 @@ export function graphError(platform: string) {
     });
   };
 }
-
-const displayName = (platform: string) => (platform === "instagram" ? "Instagram" : "Facebook");
 
 /**
  * Meta's usage headers give no Retry-After; `X-Business-Use-Case-Usage` says, per business, how

@@ -6,7 +6,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { z } from "zod";
 import type { Logger } from "../observability/logger.js";
 import { callPlatform } from "./http.js";
-import { ProviderError, type Tokens } from "./provider.js";
+import { ProviderError, platformName, type Tokens } from "./provider.js";
 
 /** 256 random bits, URL-safe: the `state` sent to the platform (only its hash is stored). */
 export const newState = () => randomBytes(32).toString("base64url");
@@ -71,7 +71,7 @@ export async function tokenRequest(options: {
       return new ProviderError(
         platform,
         kind,
-        `${platform} refused the token request: ${code}${description ? ` (${description})` : ""}.`,
+        `${platformName(platform)} refused the token request: ${code}${description ? ` (${description})` : ""}.`,
         {
           status,
           platformCode: code,
@@ -84,7 +84,7 @@ export async function tokenRequest(options: {
     throw new ProviderError(
       platform,
       "unexpected",
-      `${platform} answered the token request with an unexpected body.`,
+      `${platformName(platform)} answered the token request with an unexpected body.`,
       {
         status: response.status,
       },

@@ -15,6 +15,11 @@
 export const PLATFORMS = ["sandbox", "facebook", "instagram"] as const;
 export type Platform = (typeof PLATFORMS)[number];
 
+const NAMES: Record<Platform, string> = { sandbox: "Sandbox", facebook: "Facebook", instagram: "Instagram" };
+
+/** How people call the platform, for messages. */
+export const platformName = (platform: string): string => NAMES[platform as Platform] ?? platform;
+
 export type ContentType = "text" | "link" | "image" | "carousel" | "video" | "reel" | "story";
 
 /** What a platform accepts, declared by its adapter; validation reads it (publishing issue). */

@@ -3,91 +3,97 @@
  * batch per transaction: interrupted, it has lost nothing, and running it again continues.
  * `herald keys rotate` runs it; the worker also runs it daily so that a key added to the
  * configuration takes over by itself.
+ *
+ * A secret that cannot be decrypted (its key is gone, or the ciphertext was moved) is left as it is
+ * and counted: rotation cannot repair it, and the account it belongs to is flagged for reconnection
+ * the next time Herald uses or refreshes it.
  */
 import type pg from "pg";
-import { withWorkspace } from "../db/tenant.js";
+import { type Tx, withWorkspace } from "../db/tenant.js";
 import type { Logger } from "../observability/logger.js";
-import type { Vault } from "./vault.js";
+import { type Vault, VaultError } from "./vault.js";
 
-type StaleRow = {
-  kind: "account_credentials" | "pending_connections" | "oauth_states";
-  workspace_id: string;
-  row_id: string;
-};
+/** The tables holding secrets, and their encrypted columns (the AAD's field names). */
+const SECRETS = {
+  account_credentials: ["access_token", "refresh_token"],
+  pending_connections: ["credentials"],
+  oauth_states: ["code_verifier"],
+} as const;
+
+type Kind = keyof typeof SECRETS;
+
+export type RotationResult = { reencrypted: number; undecryptable: number };
 
 export async function reencryptSecrets(
   pool: pg.Pool,
   vault: Vault,
   log: Logger,
   options: { batch?: number; onProgress?: (done: number) => void } = {},
-): Promise<number> {
+): Promise<RotationResult> {
   const batch = options.batch ?? 200;
-  let done = 0;
-  while (true) {
-    const { rows } = await pool.query<StaleRow>("select * from herald_stale_secrets($1, $2)", [
-      vault.currentKeyId,
-      batch,
-    ]);
-    if (rows.length === 0) break;
-    const byWorkspace = new Map<string, StaleRow[]>();
-    for (const row of rows)
-      byWorkspace.set(row.workspace_id, [...(byWorkspace.get(row.workspace_id) ?? []), row]);
-    for (const [workspaceId, stale] of byWorkspace) {
-      done += await withWorkspace(pool, workspaceId, async (tx) => {
-        let count = 0;
-        for (const { kind, row_id: id } of stale) {
-          const at = (field: string) => ({ workspaceId, rowId: id, field });
-          const reseal = (value: Buffer | null, field: string) =>
-            value ? vault.encrypt(vault.decrypt(value, at(field)), at(field)) : null;
-          if (kind === "account_credentials") {
-            const { rows: found } = await tx.query<{ access_token: Buffer; refresh_token: Buffer | null }>(
-              "select access_token, refresh_token from account_credentials where id = $1 and key_id <> $2 for update",
-              [id, vault.currentKeyId],
-            );
-            const row = found[0];
-            if (!row) continue;
-            await tx.query(
-              "update account_credentials set access_token = $2, refresh_token = $3, key_id = $4 where id = $1",
-              [
-                id,
-                reseal(row.access_token, "access_token"),
-                reseal(row.refresh_token, "refresh_token"),
-                vault.currentKeyId,
-              ],
-            );
-          } else if (kind === "pending_connections") {
-            const { rows: found } = await tx.query<{ credentials: Buffer }>(
-              "select credentials from pending_connections where id = $1 and key_id <> $2 for update",
-              [id, vault.currentKeyId],
-            );
-            const row = found[0];
-            if (!row) continue;
-            await tx.query("update pending_connections set credentials = $2, key_id = $3 where id = $1", [
-              id,
-              reseal(row.credentials, "credentials"),
-              vault.currentKeyId,
-            ]);
-          } else {
-            const { rows: found } = await tx.query<{ code_verifier: Buffer | null }>(
-              "select code_verifier from oauth_states where id = $1 and key_id <> $2 for update",
-              [id, vault.currentKeyId],
-            );
-            const row = found[0];
-            if (!row) continue;
-            await tx.query("update oauth_states set code_verifier = $2, key_id = $3 where id = $1", [
-              id,
-              reseal(row.code_verifier, "code_verifier"),
-              vault.currentKeyId,
-            ]);
+  const result: RotationResult = { reencrypted: 0, undecryptable: 0 };
+  for (const kind of Object.keys(SECRETS) as Kind[]) {
+    let after: string | null = null;
+    while (true) {
+      const { rows }: { rows: Array<{ workspace_id: string; row_id: string }> } = await pool.query(
+        "select * from herald_stale_secrets($1, $2, $3, $4)",
+        [kind, vault.currentKeyId, after, batch],
+      );
+      if (rows.length === 0) break;
+      after = rows[rows.length - 1]?.row_id ?? null;
+      const byWorkspace = new Map<string, string[]>();
+      for (const row of rows)
+        byWorkspace.set(row.workspace_id, [...(byWorkspace.get(row.workspace_id) ?? []), row.row_id]);
+      for (const [workspaceId, stale] of byWorkspace) {
+        await withWorkspace(pool, workspaceId, async (tx) => {
+          for (const id of stale) {
+            const outcome = await reseal(tx, vault, kind, workspaceId, id);
+            if (outcome !== "gone") result[outcome]++;
           }
-          count++;
-        }
-        return count;
-      });
-      options.onProgress?.(done);
+        });
+        options.onProgress?.(result.reencrypted);
+      }
     }
   }
-  if (done > 0)
-    log.info({ reencrypted: done, keyId: vault.currentKeyId }, "secrets re-encrypted with the current key");
-  return done;
+  if (result.reencrypted > 0 || result.undecryptable > 0) {
+    const level = result.undecryptable > 0 ? "warn" : "info";
+    log[level]({ ...result, keyId: vault.currentKeyId }, "secrets re-encrypted with the current key");
+  }
+  return result;
+}
+
+/** Re-encrypts one row's secrets; a row whose secrets cannot be decrypted is left alone. */
+async function reseal(
+  tx: Tx,
+  vault: Vault,
+  kind: Kind,
+  workspaceId: string,
+  id: string,
+): Promise<"reencrypted" | "undecryptable" | "gone"> {
+  const fields = SECRETS[kind];
+  const { rows } = await tx.query<Record<string, Buffer | null>>(
+    `select ${fields.join(", ")} from ${kind} where id = $1 and key_id <> $2 for update`,
+    [id, vault.currentKeyId],
+  );
+  const row = rows[0];
+  // Deleted, or re-encrypted meanwhile (a concurrent rotation, a refresh): nothing to do.
+  if (!row) return "gone";
+  let values: Array<Buffer | null>;
+  try {
+    values = fields.map((field) => {
+      const value = row[field] ?? null;
+      const at = { workspaceId, rowId: id, field };
+      return value ? vault.encrypt(vault.decrypt(value, at), at) : null;
+    });
+  } catch (error) {
+    if (error instanceof VaultError) return "undecryptable";
+    throw error;
+  }
+  const assignments = fields.map((field, index) => `${field} = $${index + 3}`).join(", ");
+  await tx.query(`update ${kind} set ${assignments}, key_id = $2 where id = $1`, [
+    id,
+    vault.currentKeyId,
+    ...values,
+  ]);
+  return "reencrypted";
 }

@@ -190,18 +190,20 @@ create function herald_credentials_due(p_before timestamptz, p_limit int)
 grant select on account_credentials to herald_directory;
 create policy directory_read on account_credentials for select to herald_directory using (true);
 
-create function herald_stale_secrets(p_key_id text, p_limit int)
-  returns table (kind text, workspace_id uuid, row_id uuid)
-  language sql stable security definer set search_path = pg_catalog, public as $$
-    (select 'account_credentials', c.workspace_id, c.id from account_credentials c
-     where c.key_id <> p_key_id limit p_limit)
-    union all
-    (select 'pending_connections', p.workspace_id, p.id from pending_connections p
-     where p.key_id <> p_key_id limit p_limit)
-    union all
-    (select 'oauth_states', s.workspace_id, s.id from oauth_states s
-     where s.key_id <> p_key_id limit p_limit)
-  $$;
+create function herald_stale_secrets(p_kind text, p_key_id text, p_after uuid, p_limit int)
+  returns table (workspace_id uuid, row_id uuid)
+  language plpgsql stable security definer set search_path = pg_catalog, public as $$
+begin
+  -- Keyset pages by id, so that a row the caller skips (it cannot be decrypted) is not returned again.
+  return query execute format(
+    'select workspace_id, id from %I where key_id <> $1 and ($2::uuid is null or id > $2) order by id limit $3',
+    case p_kind
+      when 'account_credentials' then 'account_credentials'
+      when 'pending_connections' then 'pending_connections'
+      when 'oauth_states' then 'oauth_states'
+    end)
+  using p_key_id, p_after, p_limit;
+end $$;
 
 -- Housekeeping across workspaces: OAuth states a day after they expired, pending selections once
 -- they expired (their encrypted tokens go with them).
@@ -226,9 +228,9 @@ grant create on schema public to herald_directory;
 alter function herald_purge_connections() owner to herald_directory;
 alter function herald_take_oauth_state(bytea) owner to herald_directory;
 alter function herald_credentials_due(timestamptz, int) owner to herald_directory;
-alter function herald_stale_secrets(text, int) owner to herald_directory;
+alter function herald_stale_secrets(text, text, uuid, int) owner to herald_directory;
 revoke create on schema public from herald_directory;
 revoke all on function herald_take_oauth_state(bytea), herald_credentials_due(timestamptz, int),
-  herald_stale_secrets(text, int), herald_purge_connections() from public;
+  herald_stale_secrets(text, text, uuid, int), herald_purge_connections() from public;
 grant execute on function herald_take_oauth_state(bytea), herald_credentials_due(timestamptz, int),
-  herald_stale_secrets(text, int), herald_purge_connections() to herald_app;
+  herald_stale_secrets(text, text, uuid, int), herald_purge_connections() to herald_app;
