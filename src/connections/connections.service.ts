@@ -320,6 +320,7 @@ function recordOAuthFailure(
 
 type SealedAccount = Omit<DiscoveredAccount, "credential"> & {
   credential: {
+    platform: DiscoveredAccount["credential"]["platform"];
     subject: string;
     tokens: Omit<Tokens, "expiresAt" | "grantExpiresAt"> & {
       expiresAt: string | null;
@@ -331,6 +332,7 @@ type SealedAccount = Omit<DiscoveredAccount, "credential"> & {
 const sealable = (account: DiscoveredAccount): SealedAccount => ({
   ...account,
   credential: {
+    platform: account.credential.platform,
     subject: account.credential.subject,
     tokens: {
       ...account.credential.tokens,
@@ -433,11 +435,11 @@ export async function confirmPending(
   for (const platformAccountId of new Set(choice.platformAccountIds)) {
     const account = sealed.find((candidate) => candidate.platformAccountId === platformAccountId);
     if (!account) continue;
-    const { subject, tokens } = account.credential;
-    let credentialId = credentials.get(`${account.platform}:${subject}`);
+    const { platform, subject, tokens } = account.credential;
+    let credentialId = credentials.get(`${platform}:${subject}`);
     if (!credentialId) {
       credentialId = await saveCredential(tx, deps.vault, access.workspaceId, {
-        platform: account.platform,
+        platform,
         subject,
         tokens: {
           ...tokens,
@@ -445,7 +447,7 @@ export async function confirmPending(
           grantExpiresAt: tokens.grantExpiresAt ? new Date(tokens.grantExpiresAt) : null,
         },
       });
-      credentials.set(`${account.platform}:${subject}`, credentialId);
+      credentials.set(`${platform}:${subject}`, credentialId);
     }
     const before = await accounts.findByPlatformId(tx, account.platform, account.platformAccountId);
     const accountId = await accounts.upsertAccount(tx, {

@@ -302,7 +302,7 @@ export function metaConnector(options: MetaOptions): Connector {
       const accounts: DiscoveredAccount[] = [];
       for (const page of await pages(longLived)) {
         const tokens = await graph.tokensFor(page.access_token);
-        const credential = { subject: `page:${page.id}`, tokens };
+        const credential = { platform: "facebook" as const, subject: `page:${page.id}`, tokens };
         // Publishing needs the CREATE_CONTENT task on the page, not just the permission.
         const taskMissing =
           page.tasks && !page.tasks.includes("CREATE_CONTENT") ? ["page task CREATE_CONTENT"] : [];

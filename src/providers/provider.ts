@@ -59,7 +59,11 @@ export type DiscoveredAccount = {
   /** Permissions this account needs that the person did not grant, by their platform name. */
   missingScopes: string[];
   metadata: Record<string, string>;
-  credential: { subject: string; tokens: Tokens };
+  /**
+   * The credential it acts with: `platform` names the adapter that refreshes it (an Instagram
+   * account acts with its Facebook page's token), `subject` whose tokens they are.
+   */
+  credential: { platform: Platform; subject: string; tokens: Tokens };
 };
 
 export interface Connector {

@@ -111,7 +111,7 @@ export function sandboxProvider(options: SandboxProviderOptions): ProviderAdapte
         missingScopes: SCOPES.filter((scope) => tokens.scopes.length > 0 && !tokens.scopes.includes(scope)),
         metadata: { sandboxUser: account.username },
         // Every account of the consent acts with the grant's tokens.
-        credential: { subject: `user:${account.username}`, tokens },
+        credential: { platform: "sandbox" as const, subject: `user:${account.username}`, tokens },
       }));
     },
   };
