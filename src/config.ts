@@ -94,6 +94,15 @@ const EnvSchema = z
   .refine((e) => (e.HERALD_AUDIT_PURGE_AFTER ?? 2557) > (e.HERALD_AUDIT_ARCHIVE_AFTER ?? 365), {
     path: ["HERALD_AUDIT_PURGE_AFTER"],
     message: "must be longer than HERALD_AUDIT_ARCHIVE_AFTER",
+  })
+  // Half a Facebook app would silently leave Facebook and Instagram out.
+  .refine((e) => e.HERALD_FACEBOOK_APP_ID !== undefined || e.HERALD_FACEBOOK_APP_SECRET === undefined, {
+    path: ["HERALD_FACEBOOK_APP_ID"],
+    message: "is required when HERALD_FACEBOOK_APP_SECRET is set",
+  })
+  .refine((e) => e.HERALD_FACEBOOK_APP_SECRET !== undefined || e.HERALD_FACEBOOK_APP_ID === undefined, {
+    path: ["HERALD_FACEBOOK_APP_SECRET"],
+    message: "is required when HERALD_FACEBOOK_APP_ID is set",
   });
 
 /** Variables whose values must not appear in error messages or logs. */

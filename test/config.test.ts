@@ -48,6 +48,29 @@ describe("configuration", () => {
     expect(() => loadConfig({ [name]: value })).toThrow(message);
   });
 
+  it("wants both halves of a Facebook app, and the Sandbox off by default on an external database", () => {
+    expect(() => loadConfig({ HERALD_FACEBOOK_APP_ID: "1234" })).toThrow(
+      /HERALD_FACEBOOK_APP_SECRET: is required when HERALD_FACEBOOK_APP_ID is set/,
+    );
+    expect(() => loadConfig({ HERALD_FACEBOOK_APP_SECRET: "a-secret-value" })).toThrow(
+      /HERALD_FACEBOOK_APP_ID: is required when HERALD_FACEBOOK_APP_SECRET is set/,
+    );
+    const facebook = loadConfig({
+      HERALD_FACEBOOK_APP_ID: "1234",
+      HERALD_FACEBOOK_APP_SECRET: "a-secret-value",
+    });
+    expect(facebook.facebook).toMatchObject({
+      graphUrl: "https://graph.facebook.com",
+      graphVersion: "v26.0",
+    });
+    expect(loadConfig({}).sandbox).toMatchObject({ mounted: true, url: "http://localhost:3000/sandbox" });
+    const external = loadConfig({ DATABASE_URL: "postgres://db/herald" });
+    expect(external.sandbox).toMatchObject({ mounted: false, url: null });
+    expect(loadConfig({ DATABASE_URL: "postgres://db/herald", HERALD_SANDBOX: "on" }).sandbox.mounted).toBe(
+      true,
+    );
+  });
+
   it("reports every bad variable at once", () => {
     try {
       loadConfig({ PORT: "x", LOG_LEVEL: "y" });
