@@ -4,6 +4,7 @@
  * disconnecting, refreshing, the vault's guarantees and single-flight refresh.
  */
 import { randomBytes } from "node:crypto";
+import { createServer } from "node:http";
 import type { InjectOptions, LightMyRequestResponse } from "fastify";
 import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -220,12 +221,7 @@ describe("connecting a Sandbox account through the API", () => {
 
   it("offers the accounts again when the same person reconnects, and renews their tokens without duplicating them", async () => {
     const user = sandboxUser();
-    const first = await confirm(
-      t.app,
-      owner,
-      workspaceId,
-      await connectSandbox(t.app, owner, workspaceId, { user, accounts: ["Main"] }),
-    );
+    const first = await addSandbox({ user, accounts: ["Main"] });
     const [account] = first;
     if (!account) throw new Error("nothing added");
     const before = await ownerQuery<{ credential_id: string; updated_at: Date }>(
@@ -255,12 +251,7 @@ describe("connecting a Sandbox account through the API", () => {
 
   it("another workspace connects the same account independently, and its disconnection touches nobody else", async () => {
     const user = sandboxUser();
-    const [mine] = await confirm(
-      t.app,
-      owner,
-      workspaceId,
-      await connectSandbox(t.app, owner, workspaceId, { user, accounts: ["Shared"] }),
-    );
+    const [mine] = await addSandbox({ user, accounts: ["Shared"] });
     const other = await signUp(t.app);
     const otherWorkspace = await createWorkspace(t.app, other, "Other agency");
     const [theirs] = await confirm(
@@ -426,13 +417,7 @@ describe("the callback refuses what it did not start", () => {
     ["a cut-off body", { status: 200, type: "application/json", body: '{"access_token": "abc' }],
   ] as const) {
     it(`a platform answering with ${kind}: a clear error naming the platform, nothing stored`, async () => {
-      const broken = await brokenPlatform(answer);
-      const registry = createRegistry(
-        { ...t.config, sandbox: { ...t.config.sandbox, url: broken.url } },
-        createLogger("silent"),
-      );
-      const other = await startTestApp({}, { db: t.db, registry, vault: t.vault });
-      try {
+      await withBrokenSandbox(answer, async (other) => {
         const since = new Date();
         const url = await authorize(other.app, owner, workspaceId, "sandbox");
         const state = new URL(url).searchParams.get("state");
@@ -452,10 +437,7 @@ describe("the callback refuses what it did not start", () => {
         expect(await ownerQuery("select 1 from account_credentials where created_at >= $1", [since])).toEqual(
           [],
         );
-      } finally {
-        await other.close();
-        await broken.close();
-      }
+      });
     });
   }
 });
@@ -543,12 +525,7 @@ describe("bad input", () => {
 
 describe("accounts: link, unlink, disconnect, refresh", () => {
   it("links to any client of the workspace and unlinks, with audit events; never to another workspace's client", async () => {
-    const [account] = await confirm(
-      t.app,
-      owner,
-      workspaceId,
-      await connectSandbox(t.app, owner, workspaceId, { user: sandboxUser(), accounts: ["Linked"] }),
-    );
+    const [account] = await addSandbox({ user: sandboxUser(), accounts: ["Linked"] });
     if (!account) throw new Error("nothing added");
     const second = await createClient(t.app, owner, workspaceId);
     const since = new Date();
@@ -586,16 +563,11 @@ describe("accounts: link, unlink, disconnect, refresh", () => {
 
   it("disconnecting revokes the grant at the platform, deletes the tokens, unlinks, and refuses use afterwards", async () => {
     const user = sandboxUser();
-    const added = await confirm(
-      t.app,
-      owner,
-      workspaceId,
-      await connectSandbox(t.app, owner, workspaceId, {
-        user,
-        accounts: ["One", "Two"],
-        clientIds: [clientId],
-      }),
-    );
+    const added = await addSandbox({
+      user,
+      accounts: ["One", "Two"],
+      clientIds: [clientId],
+    });
     const [one, two] = added;
     if (!one || !two) throw new Error("two accounts expected");
     const credentialId = (
@@ -654,12 +626,7 @@ describe("accounts: link, unlink, disconnect, refresh", () => {
 
   it("a forced refresh rotates the tokens; a refusal marks the account needs_reconnection with the reason", async () => {
     const user = sandboxUser();
-    const [account] = await confirm(
-      t.app,
-      owner,
-      workspaceId,
-      await connectSandbox(t.app, owner, workspaceId, { user, accounts: ["Fresh"] }),
-    );
+    const [account] = await addSandbox({ user, accounts: ["Fresh"] });
     if (!account) throw new Error("nothing added");
     const since = new Date();
     const before = (await sandboxTokens()).filter(
@@ -675,14 +642,7 @@ describe("accounts: link, unlink, disconnect, refresh", () => {
 
     // The person revokes Herald at the platform: the next refresh is refused.
     const current = (await sandboxTokens()).find((token) => token.username === user && !token.revoked);
-    await fetch(`${sandbox.url}/oauth/revoke`, {
-      method: "POST",
-      headers: {
-        "content-type": "application/x-www-form-urlencoded",
-        authorization: `Basic ${Buffer.from(`${CLIENT_ID}:${CLIENT_SECRET}`).toString("base64")}`,
-      },
-      body: new URLSearchParams({ token: current?.token ?? "" }),
-    });
+    await revokeAtSandbox(current?.token ?? "");
     const failed = await call(t.app, owner, "POST", api(`/accounts/${account.id}/refresh`));
     expect(failed.statusCode).toBe(200);
     expect(failed.json()).toMatchObject({ status: "needs_reconnection" });
@@ -696,44 +656,30 @@ describe("accounts: link, unlink, disconnect, refresh", () => {
   });
 
   it("a platform that cannot be reached: 502 naming it, and the account unchanged", async () => {
-    const [account] = await confirm(
-      t.app,
-      owner,
-      workspaceId,
-      await connectSandbox(t.app, owner, workspaceId, { user: sandboxUser(), accounts: ["Away"] }),
-    );
+    const [account] = await addSandbox({ user: sandboxUser(), accounts: ["Away"] });
     if (!account) throw new Error("nothing added");
-    const broken = await brokenPlatform({
-      status: 503,
-      type: "text/html",
-      body: "<h1>down for maintenance</h1>",
-    });
-    const registry = createRegistry(
-      { ...t.config, sandbox: { ...t.config.sandbox, url: broken.url } },
-      createLogger("silent"),
+    await withBrokenSandbox(
+      {
+        status: 503,
+        type: "text/html",
+        body: "<h1>down for maintenance</h1>",
+      },
+      async (other) => {
+        const response = await call(other.app, owner, "POST", api(`/accounts/${account.id}/refresh`));
+        const problem = expectProblem(response, 502, "HERALD_PLATFORM_UNAVAILABLE");
+        expect(problem.detail).toMatch(/^Sandbox could not complete the request/);
+        expect((await call(t.app, owner, "GET", api(`/accounts/${account.id}`))).json().status).toBe(
+          "active",
+        );
+      },
     );
-    const other = await startTestApp({}, { db: t.db, registry, vault: t.vault });
-    try {
-      const response = await call(other.app, owner, "POST", api(`/accounts/${account.id}/refresh`));
-      const problem = expectProblem(response, 502, "HERALD_PLATFORM_UNAVAILABLE");
-      expect(problem.detail).toMatch(/^Sandbox could not complete the request/);
-      expect((await call(t.app, owner, "GET", api(`/accounts/${account.id}`))).json().status).toBe("active");
-    } finally {
-      await other.close();
-      await broken.close();
-    }
   });
 });
 
 describe("tokens in use", () => {
   it("50 concurrent uses with an expired token, from two processes, cause exactly one refresh at the platform", async () => {
     const user = sandboxUser();
-    const [account] = await confirm(
-      t.app,
-      owner,
-      workspaceId,
-      await connectSandbox(t.app, owner, workspaceId, { user, accounts: ["Busy"] }),
-    );
+    const [account] = await addSandbox({ user, accounts: ["Busy"] });
     if (!account) throw new Error("nothing added");
     const expire = await fetch(`${sandbox.url}/admin/faults`, {
       method: "PUT",
@@ -776,12 +722,7 @@ describe("tokens in use", () => {
   });
 
   it("a token the platform refuses even after a refresh is not retried again", async () => {
-    const [account] = await confirm(
-      t.app,
-      owner,
-      workspaceId,
-      await connectSandbox(t.app, owner, workspaceId, { user: sandboxUser(), accounts: ["Stubborn"] }),
-    );
+    const [account] = await addSandbox({ user: sandboxUser(), accounts: ["Stubborn"] });
     if (!account) throw new Error("nothing added");
     let calls = 0;
     const use = async () => {
@@ -800,18 +741,8 @@ describe("tokens in use", () => {
 
 describe("the vault", () => {
   it("a ciphertext copied into another account's row does not decrypt, and that account then needs reconnection", async () => {
-    const [a] = await confirm(
-      t.app,
-      owner,
-      workspaceId,
-      await connectSandbox(t.app, owner, workspaceId, { user: sandboxUser(), accounts: ["A"] }),
-    );
-    const [b] = await confirm(
-      t.app,
-      owner,
-      workspaceId,
-      await connectSandbox(t.app, owner, workspaceId, { user: sandboxUser(), accounts: ["B"] }),
-    );
+    const [a] = await addSandbox({ user: sandboxUser(), accounts: ["A"] });
+    const [b] = await addSandbox({ user: sandboxUser(), accounts: ["B"] });
     if (!a || !b) throw new Error("nothing added");
     const credentialOf = async (accountId: string) =>
       (
@@ -918,18 +849,8 @@ describe("the token sweep", () => {
     const sweepDeps = { pool: t.pool, vault, registry: t.registry, log: createLogger("silent") };
     const keepUser = sandboxUser();
     const loseUser = sandboxUser();
-    const [keep] = await confirm(
-      t.app,
-      owner,
-      workspaceId,
-      await connectSandbox(t.app, owner, workspaceId, { user: keepUser, accounts: ["Keep"] }),
-    );
-    const [lose] = await confirm(
-      t.app,
-      owner,
-      workspaceId,
-      await connectSandbox(t.app, owner, workspaceId, { user: loseUser, accounts: ["Lose"] }),
-    );
+    const [keep] = await addSandbox({ user: keepUser, accounts: ["Keep"] });
+    const [lose] = await addSandbox({ user: loseUser, accounts: ["Lose"] });
     if (!keep || !lose) throw new Error("nothing added");
     // Both expire in five minutes, inside the Sandbox's ten-minute window; one grant is revoked.
     await asOwner(t.db.url, (client) =>
@@ -942,14 +863,7 @@ describe("the token sweep", () => {
     const revoke = (await sandboxTokens()).find(
       (token) => token.username === loseUser && token.type === "refresh",
     );
-    await fetch(`${sandbox.url}/oauth/revoke`, {
-      method: "POST",
-      headers: {
-        "content-type": "application/x-www-form-urlencoded",
-        authorization: `Basic ${Buffer.from(`${CLIENT_ID}:${CLIENT_SECRET}`).toString("base64")}`,
-      },
-      body: new URLSearchParams({ token: revoke?.token ?? "" }),
-    });
+    await revokeAtSandbox(revoke?.token ?? "");
     const since = new Date();
     const result = await sweepTokens(sweepDeps);
     expect(result).toMatchObject({ refreshed: 1, failed: 1, errors: 0 });
@@ -996,12 +910,7 @@ describe("the token sweep", () => {
 
   it("a refresh that was already done by someone else is not done again", async () => {
     const user = sandboxUser();
-    const [account] = await confirm(
-      t.app,
-      owner,
-      workspaceId,
-      await connectSandbox(t.app, owner, workspaceId, { user, accounts: ["Twice"] }),
-    );
+    const [account] = await addSandbox({ user, accounts: ["Twice"] });
     if (!account) throw new Error("nothing added");
     const row = await withWorkspace(t.pool, workspaceId, async (tx) => {
       const { rows } = await tx.query<{ credential_id: string }>(
@@ -1028,6 +937,24 @@ describe("the token sweep", () => {
   });
 });
 
+/** Connects Sandbox accounts as the owner, in the owner's workspace, and adds every one offered. */
+async function addSandbox(options: { user: string; accounts: string[]; clientIds?: string[] }) {
+  return confirm(t.app, owner, workspaceId, await connectSandbox(t.app, owner, workspaceId, options));
+}
+
+/** The person revokes Herald at the Sandbox (RFC 7009, as the client). */
+async function revokeAtSandbox(token: string) {
+  const response = await fetch(`${sandbox.url}/oauth/revoke`, {
+    method: "POST",
+    headers: {
+      "content-type": "application/x-www-form-urlencoded",
+      authorization: `Basic ${Buffer.from(`${CLIENT_ID}:${CLIENT_SECRET}`).toString("base64")}`,
+    },
+    body: new URLSearchParams({ token }),
+  });
+  expect(response.status).toBe(200);
+}
+
 /** Every row of every table, as text, as the owner sees it (past RLS). */
 async function databaseText(): Promise<string> {
   return asOwner(t.db.url, async (client) => {
@@ -1044,9 +971,14 @@ async function databaseText(): Promise<string> {
   });
 }
 
-/** A pretend platform whose token endpoint (and everything else) answers the same broken way. */
-async function brokenPlatform(answer: { status: number; type: string; body: string }) {
-  const { createServer } = await import("node:http");
+/**
+ * Runs `fn` with a second Herald on the same database whose Sandbox answers every request the same
+ * broken way (an HTML error page, garbage, a cut-off body).
+ */
+async function withBrokenSandbox(
+  answer: { status: number; type: string; body: string },
+  fn: (other: TestApp) => Promise<void>,
+) {
   const server = createServer((_request, response) => {
     response.writeHead(answer.status, { "content-type": answer.type });
     response.end(answer.body);
@@ -1054,8 +986,16 @@ async function brokenPlatform(answer: { status: number; type: string; body: stri
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const address = server.address();
   if (!address || typeof address === "string") throw new Error("no port");
-  return {
-    url: `http://127.0.0.1:${address.port}`,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-  };
+  const url = `http://127.0.0.1:${address.port}`;
+  const registry = createRegistry(
+    { ...t.config, sandbox: { ...t.config.sandbox, url } },
+    createLogger("silent"),
+  );
+  const other = await startTestApp({}, { db: t.db, registry, vault: t.vault });
+  try {
+    await fn(other);
+  } finally {
+    await other.close();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
 }

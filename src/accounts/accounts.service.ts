@@ -6,7 +6,7 @@ import type { Tx } from "../db/tenant.js";
 import { ConflictError, NotFoundError, PlatformUnavailableError } from "../errors.js";
 import { decodeCursor, page } from "../http/pagination.js";
 import type { Logger } from "../observability/logger.js";
-import { ProviderError, TransportError } from "../providers/provider.js";
+import { ProviderError, platformName, TransportError } from "../providers/provider.js";
 import type { Registry } from "../providers/registry.js";
 import type { Vault } from "../vault/vault.js";
 import * as repo from "./accounts.repository.js";
@@ -83,12 +83,22 @@ export async function linkClient(tx: Tx, access: WorkspaceAccess, accountId: str
       "This account is disconnected: reconnect it before linking it.",
     );
   }
+  await linkAndRecord(tx, access, account, clientId);
+}
+
+/** Links an account to a client with an `account_linked` event; linking it again records nothing. */
+export async function linkAndRecord(
+  tx: Tx,
+  access: WorkspaceAccess,
+  account: { id: string; platform: string; name: string },
+  clientId: string,
+) {
   const linkedBy = access.principal.kind === "user" ? access.principal.userId : null;
-  if (await repo.link(tx, access.workspaceId, accountId, clientId, linkedBy)) {
+  if (await repo.link(tx, access.workspaceId, account.id, clientId, linkedBy)) {
     await auditIn(tx, access, {
       action: "account_linked",
-      target: { type: "account", id: accountId },
-      accountId,
+      target: { type: "account", id: account.id },
+      accountId: account.id,
       clientId,
       details: { platform: account.platform, name: account.name },
     });
@@ -127,8 +137,7 @@ export async function refreshNow(
   access: WorkspaceAccess,
   target: { credentialId: string; platform: string },
 ): Promise<void> {
-  const adapter = deps.registry.adapter(target.platform);
-  const platformName = adapter?.displayName ?? target.platform;
+  const shownName = platformName(target.platform);
   let result: Awaited<ReturnType<typeof refreshCredential>>;
   try {
     result = await refreshCredential(deps.pool, deps, access.workspaceId, target.credentialId, {
@@ -137,16 +146,16 @@ export async function refreshNow(
     });
   } catch (error) {
     // Unreachable, or a 5xx or rate limit: the tokens stay as they were.
-    if (error instanceof TransportError) throw new PlatformUnavailableError(platformName, error.message);
+    if (error instanceof TransportError) throw new PlatformUnavailableError(shownName, error.message);
     if (error instanceof ProviderError && error.retryable) {
-      throw new PlatformUnavailableError(platformName, error.message, error.retryAfterSeconds ?? undefined);
+      throw new PlatformUnavailableError(shownName, error.message, error.retryAfterSeconds ?? undefined);
     }
     throw error;
   }
   if (result.outcome === "not_refreshable") {
     throw new ConflictError(
       "HERALD_NOT_REFRESHABLE",
-      `${platformName} tokens cannot be refreshed by Herald; the person who connected the account reconnects it before access ends.`,
+      `${shownName} tokens cannot be refreshed by Herald; the person who connected the account reconnects it before access ends.`,
     );
   }
 }

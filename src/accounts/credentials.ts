@@ -135,6 +135,8 @@ export type RefreshOutcome =
 
 type CredentialDeps = { vault: Vault; registry: Registry; log: Logger };
 
+type RefreshOptions = { seenUpdatedAt?: Date; force: boolean; audit: AuditContext };
+
 /**
  * Refreshes under way, per pool (one per process) and credential: callers arriving meanwhile share
  * the outcome instead of each holding a connection while they wait for the row lock.
@@ -153,7 +155,7 @@ export function refreshCredential(
   deps: CredentialDeps,
   workspaceId: string,
   credentialId: string,
-  options: { seenUpdatedAt?: Date; force: boolean; audit: AuditContext },
+  options: RefreshOptions,
 ): Promise<RefreshOutcome> {
   const running = underWay.get(pool) ?? new Map<string, Promise<RefreshOutcome>>();
   underWay.set(pool, running);
@@ -176,7 +178,7 @@ async function refreshLocked(
   deps: CredentialDeps,
   workspaceId: string,
   credentialId: string,
-  options: { seenUpdatedAt?: Date; force: boolean; audit: AuditContext },
+  options: RefreshOptions,
 ): Promise<RefreshOutcome> {
   return withWorkspace(pool, workspaceId, async (tx) => {
     const row = await findCredential(tx, credentialId, true);

@@ -15,6 +15,7 @@ import { requireUserPrincipal } from "../access/principal.js";
 import { canSeeClient, type WorkspaceAccess } from "../access/workspace-access.js";
 import * as accounts from "../accounts/accounts.repository.js";
 import type { Account } from "../accounts/accounts.schemas.js";
+import { linkAndRecord } from "../accounts/accounts.service.js";
 import { retireCredential, saveCredential } from "../accounts/credentials.js";
 import { type AuditContext, auditIn, recordAudit } from "../audit/audit.js";
 import { missingClientIds } from "../clients/clients.repository.js";
@@ -23,7 +24,13 @@ import { type Tx, withTransaction, withWorkspace } from "../db/tenant.js";
 import { NotFoundError, ValidationError } from "../errors.js";
 import type { Logger } from "../observability/logger.js";
 import { codeChallenge, newCodeVerifier, newState } from "../providers/oauth.js";
-import { type DiscoveredAccount, ProviderError, type Tokens, TransportError } from "../providers/provider.js";
+import {
+  type DiscoveredAccount,
+  ProviderError,
+  platformName,
+  type Tokens,
+  TransportError,
+} from "../providers/provider.js";
 import type { Registry } from "../providers/registry.js";
 import type { Vault } from "../vault/vault.js";
 import type { PendingAccount, PendingConnection } from "./connections.schemas.js";
@@ -127,7 +134,7 @@ export async function completeCallback(
 ): Promise<CallbackResult> {
   const { connectorId, query } = input;
   const connector = deps.registry.connector(connectorId);
-  const platformName = connector?.displayName ?? connectorId;
+  const shownName = platformName(connectorId);
   const fail = async (
     code: CallbackFailure,
     message: string,
@@ -138,7 +145,7 @@ export async function completeCallback(
       code === "state_used" || code === "wrong_person" || code === "state_unknown" ? "high" : "medium";
     const record = (tx: Tx) => recordOAuthFailure(tx, workspaceId, input.audit, code, severity, details);
     await (workspaceId ? withWorkspace(deps.pool, workspaceId, record) : withTransaction(deps.pool, record));
-    return { ok: false, code, message, platform: platformName };
+    return { ok: false, code, message, platform: shownName };
   };
 
   if (!connector || !query.state) {
@@ -204,8 +211,8 @@ export async function completeCallback(
     return fail(
       denied ? "denied" : "platform_error",
       denied
-        ? `You did not allow Herald to use your ${platformName} accounts. Nothing was connected.`
-        : `${platformName} did not grant access (${query.error}). Nothing was connected.`,
+        ? `You did not allow Herald to use your ${shownName} accounts. Nothing was connected.`
+        : `${shownName} did not grant access (${query.error}). Nothing was connected.`,
       workspaceId,
       {
         platform: state.platform,
@@ -217,7 +224,7 @@ export async function completeCallback(
   if (!query.code) {
     return fail(
       "invalid_request",
-      `${platformName} sent no authorization code. Start connecting again.`,
+      `${shownName} sent no authorization code. Start connecting again.`,
       workspaceId,
       {
         platform: state.platform,
@@ -240,7 +247,7 @@ export async function completeCallback(
     deps.log.warn({ err: error, platform: state.platform }, "completing an OAuth flow failed");
     return fail(
       "platform_error",
-      `${platformName} did not complete the connection: ${error.message}`,
+      `${shownName} did not complete the connection: ${error.message}`,
       workspaceId,
       {
         platform: state.platform,
@@ -251,7 +258,7 @@ export async function completeCallback(
   if (found.length === 0) {
     return fail(
       "no_accounts",
-      `${platformName} did not give access to any account Herald can publish to.`,
+      `${shownName} did not give access to any account Herald can publish to.`,
       workspaceId,
       {
         platform: state.platform,
@@ -299,7 +306,7 @@ export async function completeCallback(
       details: { platform: state.platform, accountsFound: found.length },
     });
   });
-  return { ok: true, pendingId, platform: platformName, accounts: found.length };
+  return { ok: true, pendingId, platform: shownName, accounts: found.length };
 }
 
 function recordOAuthFailure(
@@ -481,15 +488,12 @@ export async function confirmPending(
       },
     });
     for (const clientId of clientIds) {
-      if (await accounts.link(tx, access.workspaceId, accountId, clientId, user.userId)) {
-        await auditIn(tx, access, {
-          action: "account_linked",
-          target: { type: "account", id: accountId },
-          accountId,
-          clientId,
-          details: { platform: account.platform, name: account.name },
-        });
-      }
+      await linkAndRecord(
+        tx,
+        access,
+        { id: accountId, platform: account.platform, name: account.name },
+        clientId,
+      );
     }
     added.push(accountId);
   }

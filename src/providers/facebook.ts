@@ -8,7 +8,6 @@ import type { Connector, ProviderAdapter, Tokens } from "./provider.js";
 export function facebookProvider(graph: GraphClient, connector: Connector): ProviderAdapter {
   return {
     platform: "facebook",
-    displayName: "Facebook",
     connector,
     capabilities: {
       contentTypes: ["text", "link", "image", "carousel", "video"],

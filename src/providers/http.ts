@@ -87,14 +87,13 @@ export async function callPlatform(request: PlatformRequest): Promise<PlatformRe
   }
   if (response.status >= 400) {
     throw (
-      request.readError?.(response.status, parsed, response.headers) ??
-      errorFromStatus(platform, response, parsed)
+      request.readError?.(response.status, parsed, response.headers) ?? errorFromStatus(platform, response)
     );
   }
   return { status: response.status, body: parsed, headers: response.headers };
 }
 
-function errorFromStatus(platform: string, response: Response, body: unknown): ProviderError {
+function errorFromStatus(platform: string, response: Response): ProviderError {
   const status = response.status;
   const kind =
     status === 401
@@ -109,7 +108,6 @@ function errorFromStatus(platform: string, response: Response, body: unknown): P
   return new ProviderError(platform, kind, `${platformName(platform)} answered HTTP ${status}.`, {
     status,
     retryAfterSeconds: retryAfter(response.headers),
-    cause: body,
   });
 }
 

@@ -9,7 +9,6 @@ import type { Connector, ProviderAdapter, Tokens } from "./provider.js";
 export function instagramProvider(graph: GraphClient, connector: Connector): ProviderAdapter {
   return {
     platform: "instagram",
-    displayName: "Instagram",
     connector,
     capabilities: {
       contentTypes: ["image", "carousel", "video", "reel", "story"],

@@ -277,7 +277,6 @@ export function metaConnector(options: MetaOptions): Connector {
 
   return {
     id: "facebook",
-    displayName: "Facebook",
     platforms: ["facebook", "instagram"],
     // PKCE is documented only for Facebook's OIDC login (still in testing); this is the
     // confidential-client code flow, where the code is useless without the app secret.

@@ -68,7 +68,6 @@ export type DiscoveredAccount = {
 
 export interface Connector {
   id: string;
-  displayName: string;
   /** The platforms whose accounts this flow can find. */
   platforms: Platform[];
   pkce: boolean;
@@ -84,7 +83,6 @@ export interface Connector {
 
 export interface ProviderAdapter {
   platform: Platform;
-  displayName: string;
   connector: Connector;
   capabilities: Capabilities;
   idempotency: IdempotencyStrategy;

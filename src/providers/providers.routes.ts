@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { z } from "zod";
 import type { AppDeps } from "../http/deps.js";
-import { PLATFORMS } from "./provider.js";
+import { PLATFORMS, platformName } from "./provider.js";
 
 const ProviderSchema = z
   .object({
@@ -48,7 +48,7 @@ export function providersRoutes({ registry }: AppDeps): FastifyPluginAsyncZod {
       async () => ({
         items: [...registry.adapters.values()].map((adapter) => ({
           platform: adapter.platform,
-          displayName: adapter.displayName,
+          displayName: platformName(adapter.platform),
           connector: adapter.connector.id,
           scopes: adapter.connector.scopes,
           capabilities: adapter.capabilities,

@@ -56,7 +56,6 @@ export function sandboxProvider(options: SandboxProviderOptions): ProviderAdapte
 
   const connector: Connector = {
     id: "sandbox",
-    displayName: "Sandbox",
     platforms: ["sandbox"],
     pkce: true,
     scopes: SCOPES,
@@ -118,7 +117,6 @@ export function sandboxProvider(options: SandboxProviderOptions): ProviderAdapte
 
   return {
     platform: "sandbox",
-    displayName: "Sandbox",
     connector,
     capabilities: {
       contentTypes: ["text", "link", "image"],

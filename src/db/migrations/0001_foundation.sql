@@ -30,6 +30,19 @@ create function herald_workspace_id() returns uuid
 
 grant execute on function herald_workspace_id() to herald_app;
 
+-- Every tenant table is isolated the same way: row-level security enabled and forced (so its owner
+-- obeys it too), and one policy letting the application role see and write only the rows of the
+-- transaction's workspace. Migrations call this for each table that has a workspace_id.
+create procedure herald_isolate(p_table regclass) language plpgsql as $$
+begin
+  execute format('alter table %s enable row level security', p_table);
+  execute format('alter table %s force row level security', p_table);
+  execute format('create policy workspace_isolation on %s to herald_app
+    using (workspace_id = (select herald_workspace_id()))
+    with check (workspace_id = (select herald_workspace_id()))', p_table);
+end $$;
+revoke execute on procedure herald_isolate(regclass) from public;
+
 -- Identity. Column names follow better-auth's model (mapped to snake_case in src/auth/auth.ts).
 -- These are not tenant tables: a person exists before and across workspaces.
 create table users (
@@ -169,29 +182,10 @@ create policy workspace_isolation on workspaces to herald_app
   using (id = (select herald_workspace_id()))
   with check (id = (select herald_workspace_id()));
 
-alter table members enable row level security;
-alter table members force row level security;
-create policy workspace_isolation on members to herald_app
-  using (workspace_id = (select herald_workspace_id()))
-  with check (workspace_id = (select herald_workspace_id()));
-
-alter table clients enable row level security;
-alter table clients force row level security;
-create policy workspace_isolation on clients to herald_app
-  using (workspace_id = (select herald_workspace_id()))
-  with check (workspace_id = (select herald_workspace_id()));
-
-alter table member_clients enable row level security;
-alter table member_clients force row level security;
-create policy workspace_isolation on member_clients to herald_app
-  using (workspace_id = (select herald_workspace_id()))
-  with check (workspace_id = (select herald_workspace_id()));
-
-alter table api_keys enable row level security;
-alter table api_keys force row level security;
-create policy workspace_isolation on api_keys to herald_app
-  using (workspace_id = (select herald_workspace_id()))
-  with check (workspace_id = (select herald_workspace_id()));
+call herald_isolate('members');
+call herald_isolate('clients');
+call herald_isolate('member_clients');
+call herald_isolate('api_keys');
 
 grant select, insert, update, delete on workspaces, members, clients, member_clients to herald_app;
 grant select, insert, update on api_keys to herald_app;

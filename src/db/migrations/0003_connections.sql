@@ -108,35 +108,11 @@ create table pending_connections (
 );
 create index pending_connections_user_idx on pending_connections (workspace_id, user_id, created_at desc);
 
-alter table social_accounts enable row level security;
-alter table social_accounts force row level security;
-create policy workspace_isolation on social_accounts to herald_app
-  using (workspace_id = (select herald_workspace_id()))
-  with check (workspace_id = (select herald_workspace_id()));
-
-alter table account_clients enable row level security;
-alter table account_clients force row level security;
-create policy workspace_isolation on account_clients to herald_app
-  using (workspace_id = (select herald_workspace_id()))
-  with check (workspace_id = (select herald_workspace_id()));
-
-alter table account_credentials enable row level security;
-alter table account_credentials force row level security;
-create policy workspace_isolation on account_credentials to herald_app
-  using (workspace_id = (select herald_workspace_id()))
-  with check (workspace_id = (select herald_workspace_id()));
-
-alter table oauth_states enable row level security;
-alter table oauth_states force row level security;
-create policy workspace_isolation on oauth_states to herald_app
-  using (workspace_id = (select herald_workspace_id()))
-  with check (workspace_id = (select herald_workspace_id()));
-
-alter table pending_connections enable row level security;
-alter table pending_connections force row level security;
-create policy workspace_isolation on pending_connections to herald_app
-  using (workspace_id = (select herald_workspace_id()))
-  with check (workspace_id = (select herald_workspace_id()));
+call herald_isolate('social_accounts');
+call herald_isolate('account_clients');
+call herald_isolate('account_credentials');
+call herald_isolate('oauth_states');
+call herald_isolate('pending_connections');
 
 grant select, insert, update, delete on social_accounts, account_clients, account_credentials,
   oauth_states, pending_connections to herald_app;
