@@ -45,7 +45,7 @@ import {
   land,
   sandboxConsent,
 } from "./helpers/connect.js";
-import { asOwner } from "./helpers/database.js";
+import { asOwner, dbNow } from "./helpers/database.js";
 import { capturedLogger } from "./helpers/log-capture.js";
 import { expectProblem } from "./helpers/problems.js";
 
@@ -113,7 +113,10 @@ async function sandboxTokens(): Promise<
   return body.tokens;
 }
 
-async function auditActions(workspace: string, since: Date): Promise<Array<Record<string, unknown>>> {
+async function auditActions(
+  workspace: string,
+  since: Date | string,
+): Promise<Array<Record<string, unknown>>> {
   return asOwner(t.db.url, async (client) => {
     const { rows } = await client.query(
       `select action, outcome, severity, actor_type, account_id, client_id, target_id, details
@@ -229,7 +232,7 @@ describe("connecting a Sandbox account through the API", () => {
       [account.id],
     );
 
-    const since = new Date();
+    const since = await dbNow();
     const pendingId = await connectSandbox(t.app, owner, workspaceId, { user, accounts: ["Main"] });
     const pending = await call(t.app, owner, "GET", api(`/connections/pending/${pendingId}`));
     expect(pending.json().accounts[0]).toMatchObject({ connectedAccountId: account.id });
@@ -283,7 +286,7 @@ describe("connecting a Sandbox account through the API", () => {
 
 describe("the callback refuses what it did not start", () => {
   it("a replayed state: a clear page, nothing added the second time, an oauth_failed event of high severity", async () => {
-    const since = new Date();
+    const since = await dbNow();
     const url = await authorize(t.app, owner, workspaceId, "sandbox");
     const redirect = await consentRedirect(sandboxConsent(url, sandboxUser(), ["Once"]));
     const first = await land(t.app, owner, redirect);
@@ -373,7 +376,7 @@ describe("the callback refuses what it did not start", () => {
   });
 
   it("a person who denies at the platform: a clear page, no account, an oauth_failed event", async () => {
-    const since = new Date();
+    const since = await dbNow();
     const url = await authorize(t.app, owner, workspaceId, "sandbox");
     const consent = await (await fetch(url)).text();
     const consentId = consent.match(/name="consent_request" value="([^"]+)"/)?.[1];
@@ -396,7 +399,7 @@ describe("the callback refuses what it did not start", () => {
   });
 
   it("a bad code: the platform's refusal, named, and nothing stored", async () => {
-    const since = new Date();
+    const since = await dbNow();
     const url = await authorize(t.app, owner, workspaceId, "sandbox");
     const redirect = await consentRedirect(sandboxConsent(url, sandboxUser(), ["X"]));
     redirect.searchParams.set("code", "not-a-code-the-sandbox-issued");
@@ -418,7 +421,7 @@ describe("the callback refuses what it did not start", () => {
   ] as const) {
     it(`a platform answering with ${kind}: a clear error naming the platform, nothing stored`, async () => {
       await withBrokenSandbox(answer, async (other) => {
-        const since = new Date();
+        const since = await dbNow();
         const url = await authorize(other.app, owner, workspaceId, "sandbox");
         const state = new URL(url).searchParams.get("state");
         const { response, message } = await land(
@@ -528,7 +531,7 @@ describe("accounts: link, unlink, disconnect, refresh", () => {
     const [account] = await addSandbox({ user: sandboxUser(), accounts: ["Linked"] });
     if (!account) throw new Error("nothing added");
     const second = await createClient(t.app, owner, workspaceId);
-    const since = new Date();
+    const since = await dbNow();
     expect(
       (await call(t.app, owner, "PUT", api(`/accounts/${account.id}/clients/${second}`))).statusCode,
     ).toBe(204);
@@ -576,7 +579,7 @@ describe("accounts: link, unlink, disconnect, refresh", () => {
       ])
     )[0]?.credential_id;
 
-    const since = new Date();
+    const since = await dbNow();
     // The first of the two accounts sharing the grant: the tokens stay for the other one.
     expect((await call(t.app, owner, "DELETE", api(`/accounts/${one.id}`))).statusCode).toBe(204);
     expect(await ownerQuery("select 1 from account_credentials where id = $1", [credentialId])).toHaveLength(
@@ -628,7 +631,7 @@ describe("accounts: link, unlink, disconnect, refresh", () => {
     const user = sandboxUser();
     const [account] = await addSandbox({ user, accounts: ["Fresh"] });
     if (!account) throw new Error("nothing added");
-    const since = new Date();
+    const since = await dbNow();
     const before = (await sandboxTokens()).filter(
       (token) => token.username === user && token.type === "access",
     );
@@ -864,7 +867,7 @@ describe("the token sweep", () => {
       (token) => token.username === loseUser && token.type === "refresh",
     );
     await revokeAtSandbox(revoke?.token ?? "");
-    const since = new Date();
+    const since = await dbNow();
     const result = await sweepTokens(sweepDeps);
     expect(result).toMatchObject({ refreshed: 1, failed: 1, errors: 0 });
     const status = async (id: string) => (await call(t.app, owner, "GET", api(`/accounts/${id}`))).json();
@@ -934,6 +937,21 @@ describe("the token sweep", () => {
     expect(second.outcome).toBe("fresh");
     if (first.outcome !== "refreshed" || second.outcome !== "fresh") throw new Error("unreachable");
     expect(second.tokens.accessToken).toBe(first.tokens.accessToken);
+  });
+});
+
+// Runs last (tests in a file run in order): everything above, failures included, has been logged.
+describe("after every flow above", () => {
+  it("no token the Sandbox issued reached a log line or an API response", async () => {
+    const issued = (await sandboxTokens()).map((token) => token.token);
+    expect(issued.length).toBeGreaterThan(30);
+    const logged = logs.text();
+    const responses = answered.join("\n");
+    expect(logged.length).toBeGreaterThan(10_000);
+    for (const token of issued) {
+      expect(logged).not.toContain(token);
+      expect(responses).not.toContain(token);
+    }
   });
 });
 

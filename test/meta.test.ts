@@ -26,7 +26,7 @@ import {
   type TestApp,
 } from "./helpers/app.js";
 import { authorize, confirm, consentRedirect, land } from "./helpers/connect.js";
-import { asOwner } from "./helpers/database.js";
+import { asOwner, dbNow } from "./helpers/database.js";
 import { capturedLogger } from "./helpers/log-capture.js";
 import { expectProblem } from "./helpers/problems.js";
 
@@ -239,7 +239,7 @@ describe("connecting through Facebook Login", () => {
   });
 
   it("a person who declines: a clear page and nothing stored", async () => {
-    const since = new Date();
+    const since = await dbNow();
     const { response, message } = await login("denies");
     expect(response.statusCode).toBe(400);
     expect(message).toMatchObject({ ok: false, error: { code: "denied" } });
@@ -268,7 +268,7 @@ describe("connecting through Facebook Login", () => {
     ],
   ] as const) {
     it(`Meta answering with ${what}: a clear error naming Facebook, nothing stored`, async () => {
-      const since = new Date();
+      const since = await dbNow();
       const user = person();
       fake.failNext(rule);
       const { message } = await login(user);
@@ -300,7 +300,7 @@ describe("Meta tokens over time", () => {
     expect(checked.json()).toMatchObject({ status: "active" });
     expect(fake.calls.filter((c) => c.path.endsWith("/debug_token")).length).toBeGreaterThan(0);
 
-    const since = new Date();
+    const since = await dbNow();
     fake.expireToken(tokensOf(t.vault, await credentialOf(page.id)).accessToken);
     const failed = await call(t.app, owner, "POST", api(`/accounts/${page.id}/refresh`));
     expect(failed.json()).toMatchObject({ status: "needs_reconnection" });

@@ -39,6 +39,19 @@ export async function asOwner<T>(url: string, fn: (client: pg.Client) => Promise
   return withAdmin(url, fn);
 }
 
+/**
+ * The database server's clock, as text with its microseconds, for "rows since": a JavaScript Date
+ * has only milliseconds, so a row committed just before `new Date()` can carry a later timestamp.
+ */
+export async function dbNow(): Promise<string> {
+  return withAdmin(inject("adminUrl"), async (client) => {
+    const { rows } = await client.query<{ now: string }>("select clock_timestamp()::text as now");
+    const now = rows[0]?.now;
+    if (!now) throw new Error("no clock");
+    return now;
+  });
+}
+
 async function withAdmin<T>(url: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
