@@ -28,6 +28,14 @@ const ipOrCidr = z.string().refine((value) => {
   const bits = Number(prefix);
   return Number.isInteger(bits) && bits >= 0 && bits <= (family === 4 ? 32 : 128);
 }, "must be IP addresses or CIDR ranges, comma-separated");
+/** A host name (`example.com`, `*.example.com`), an IP address or a CIDR range. */
+const hostOrCidr = z
+  .string()
+  .refine(
+    (value) =>
+      ipOrCidr.safeParse(value).success || /^(\*\.)?[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$/i.test(value),
+    "must be host names, IP addresses or CIDR ranges, comma-separated",
+  );
 /** A number of days: "400", "365d" or "7y" (a year counts 365.25 days). */
 const days = z
   .string()
@@ -60,6 +68,7 @@ const EnvSchema = z
     HERALD_SIGNIN_LIMIT_PER_IP: optional(positiveInt),
     HERALD_DB_POOL_SIZE: optional(positiveInt.max(500)),
     HERALD_WORKER_CONCURRENCY: optional(positiveInt.max(200)),
+    HERALD_WORKER_POLL_MS: optional(positiveInt.min(50).max(60_000)),
     HERALD_SHUTDOWN_TIMEOUT_MS: optional(positiveInt),
     HERALD_EMBEDDED_PG_PORT: optional(port),
     HERALD_AUDIT_ARCHIVE_AFTER: optional(days),
@@ -77,6 +86,25 @@ const EnvSchema = z
     HERALD_FACEBOOK_GRAPH_URL: optional(httpUrl),
     HERALD_FACEBOOK_DIALOG_URL: optional(httpUrl),
     HERALD_FACEBOOK_GRAPH_VERSION: optional(z.string().regex(/^v\d{1,3}\.\d$/, "must look like v26.0")),
+    HERALD_OUTBOUND_ALLOWLIST: optional(list.pipe(z.array(hostOrCidr))),
+    HERALD_MEDIA_MAX_BYTES: optional(positiveInt.max(4 * 1024 ** 3)),
+    HERALD_MEDIA_IMPORT_TIMEOUT_MS: optional(positiveInt.max(600_000)),
+    HERALD_MEDIA_STORE: optional(z.enum(["local", "s3"], { error: 'must be "local" or "s3"' })),
+    HERALD_S3_ENDPOINT: optional(httpUrl),
+    HERALD_S3_REGION: optional(z.string().min(1).max(50)),
+    HERALD_S3_BUCKET: optional(
+      z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, "must be an S3 bucket name"),
+    ),
+    HERALD_S3_ACCESS_KEY_ID: optional(z.string().min(1).max(200)),
+    HERALD_S3_SECRET_ACCESS_KEY: optional(z.string().min(1).max(200)),
+    HERALD_S3_PUBLIC_URL: optional(httpUrl),
+    HERALD_PUBLISH_MAX_ATTEMPTS: optional(positiveInt.max(100)),
+    HERALD_PUBLISH_MAX_RETRY_AGE: optional(positiveInt),
+    HERALD_PUBLISH_LEASE_SECONDS: optional(positiveInt.min(10).max(3600)),
+    HERALD_PUBLISH_ACCOUNT_CONCURRENCY: optional(positiveInt.max(100)),
+    HERALD_PUBLISH_PLATFORM_CONCURRENCY: optional(positiveInt.max(1000)),
+    HERALD_PUBLISH_GRACE_SECONDS: optional(z.coerce.number().int().min(0).max(3600)),
+    HERALD_WEBHOOK_MAX_ATTEMPTS: optional(positiveInt.max(50)),
     HERALD_ENCRYPTION_KEYS: optional(
       z.string().transform((value, ctx) => {
         try {
@@ -96,6 +124,15 @@ const EnvSchema = z
     message: "must be longer than HERALD_AUDIT_ARCHIVE_AFTER",
   })
   // Half a Facebook app would silently leave Facebook and Instagram out.
+  .refine(
+    (e) =>
+      e.HERALD_MEDIA_STORE !== "s3" ||
+      (e.HERALD_S3_BUCKET && e.HERALD_S3_ACCESS_KEY_ID && e.HERALD_S3_SECRET_ACCESS_KEY),
+    {
+      path: ["HERALD_MEDIA_STORE"],
+      message: "s3 needs HERALD_S3_BUCKET, HERALD_S3_ACCESS_KEY_ID and HERALD_S3_SECRET_ACCESS_KEY",
+    },
+  )
   .refine((e) => e.HERALD_FACEBOOK_APP_ID !== undefined || e.HERALD_FACEBOOK_APP_SECRET === undefined, {
     path: ["HERALD_FACEBOOK_APP_ID"],
     message: "is required when HERALD_FACEBOOK_APP_SECRET is set",
@@ -112,6 +149,7 @@ const SECRET_VARIABLES = new Set([
   "HERALD_ENCRYPTION_KEYS",
   "HERALD_SANDBOX_CLIENT_SECRET",
   "HERALD_FACEBOOK_APP_SECRET",
+  "HERALD_S3_SECRET_ACCESS_KEY",
 ]);
 
 export type Config = {
@@ -131,6 +169,8 @@ export type Config = {
   signInLimitPerIp: number;
   dbPoolSize: number;
   workerConcurrency: number;
+  /** How often an idle worker looks for jobs that became due (new jobs wake it at once). */
+  workerPollMs: number;
   shutdownTimeoutMs: number;
   /** 0 picks a free port at each start. */
   embeddedPgPort: number;
@@ -151,6 +191,40 @@ export type Config = {
     dialogUrl: string;
     graphVersion: string;
   } | null;
+  /** Hosts and ranges outbound fetches may reach despite the private-address rule (src/http/outbound.ts). */
+  outboundAllowlist: string[];
+  media: {
+    /** The largest file an upload or an import may bring. */
+    maxBytes: number;
+    importTimeoutMs: number;
+    /** Local disk under `dataDir/media`, or an S3-compatible bucket. */
+    store:
+      | { kind: "local"; dir: string }
+      | {
+          kind: "s3";
+          endpoint: string;
+          region: string;
+          bucket: string;
+          accessKeyId: string;
+          secretAccessKey: string;
+          /** Where platforms fetch the bucket's objects; default: the endpoint's path-style URL. */
+          publicUrl: string;
+        };
+  };
+  publishing: {
+    /** Attempts per target before it fails, retries included. */
+    maxAttempts: number;
+    /** Seconds after its first attempt after which a target no longer retries. */
+    maxRetryAgeSeconds: number;
+    /** How long a worker's claim on a target lasts before the sweeper may resume it. */
+    leaseSeconds: number;
+    /** Targets published at once per account and per platform, in each worker process. */
+    accountConcurrency: number;
+    platformConcurrency: number;
+    /** A `publishAt` this many seconds in the past is accepted and means now. */
+    graceSeconds: number;
+  };
+  webhooks: { maxAttempts: number };
   /** Unset: generated once into `dataDir` (src/vault/keyring.ts). The first key encrypts. */
   encryptionKeys: VaultKey[] | undefined;
   audit: {
@@ -200,11 +274,29 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     signInLimitPerIp: e.HERALD_SIGNIN_LIMIT_PER_IP ?? 50,
     dbPoolSize: e.HERALD_DB_POOL_SIZE ?? 10,
     workerConcurrency: e.HERALD_WORKER_CONCURRENCY ?? 10,
+    // Scheduled jobs are found by polling: this bounds how late a post can start.
+    workerPollMs: e.HERALD_WORKER_POLL_MS ?? 500,
     shutdownTimeoutMs: e.HERALD_SHUTDOWN_TIMEOUT_MS ?? 30_000,
     embeddedPgPort: e.HERALD_EMBEDDED_PG_PORT ?? 0,
     sandbox: sandboxConfig(e, publicUrl),
     facebook: facebookConfig(e),
     encryptionKeys: e.HERALD_ENCRYPTION_KEYS,
+    outboundAllowlist: e.HERALD_OUTBOUND_ALLOWLIST ?? [],
+    media: {
+      // 1 GiB: Instagram reels and Facebook videos may be that large.
+      maxBytes: e.HERALD_MEDIA_MAX_BYTES ?? 1024 ** 3,
+      importTimeoutMs: e.HERALD_MEDIA_IMPORT_TIMEOUT_MS ?? 60_000,
+      store: mediaStore(e, path.resolve(cwd, e.HERALD_DATA_DIR ?? "data")),
+    },
+    publishing: {
+      maxAttempts: e.HERALD_PUBLISH_MAX_ATTEMPTS ?? 8,
+      maxRetryAgeSeconds: e.HERALD_PUBLISH_MAX_RETRY_AGE ?? 6 * 3600,
+      leaseSeconds: e.HERALD_PUBLISH_LEASE_SECONDS ?? 120,
+      accountConcurrency: e.HERALD_PUBLISH_ACCOUNT_CONCURRENCY ?? 4,
+      platformConcurrency: e.HERALD_PUBLISH_PLATFORM_CONCURRENCY ?? 50,
+      graceSeconds: e.HERALD_PUBLISH_GRACE_SECONDS ?? 60,
+    },
+    webhooks: { maxAttempts: e.HERALD_WEBHOOK_MAX_ATTEMPTS ?? 10 },
     audit: {
       archiveAfterDays: e.HERALD_AUDIT_ARCHIVE_AFTER ?? 365,
       purgeAfterDays: e.HERALD_AUDIT_PURGE_AFTER ?? 2557,
@@ -224,6 +316,21 @@ function sandboxConfig(e: z.infer<typeof EnvSchema>, publicUrl: URL): Config["sa
     // A fake network's client secret: a fixed default is fine, the network only exists on this machine.
     clientSecret: e.HERALD_SANDBOX_CLIENT_SECRET ?? "herald-sandbox-secret",
     accessTokenTtlSeconds: e.HERALD_SANDBOX_ACCESS_TOKEN_TTL ?? 3600,
+  };
+}
+
+function mediaStore(e: z.infer<typeof EnvSchema>, dataDir: string): Config["media"]["store"] {
+  if (e.HERALD_MEDIA_STORE !== "s3") return { kind: "local", dir: path.join(dataDir, "media") };
+  const endpoint = (e.HERALD_S3_ENDPOINT ?? "https://s3.amazonaws.com").replace(/\/+$/, "");
+  const bucket = e.HERALD_S3_BUCKET ?? "";
+  return {
+    kind: "s3",
+    endpoint,
+    region: e.HERALD_S3_REGION ?? "us-east-1",
+    bucket,
+    accessKeyId: e.HERALD_S3_ACCESS_KEY_ID ?? "",
+    secretAccessKey: e.HERALD_S3_SECRET_ACCESS_KEY ?? "",
+    publicUrl: (e.HERALD_S3_PUBLIC_URL ?? `${endpoint}/${bucket}`).replace(/\/+$/, ""),
   };
 }
 

@@ -84,6 +84,7 @@ export async function runRole(role: Role, config: Config, log: Logger): Promise<
         log,
         vault,
         registry,
+        config,
       });
       started.push({ name: "worker", stop: () => worker.stop() });
     }

@@ -6,6 +6,7 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { makeWorkerUtils, type WorkerUtils } from "graphile-worker";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { recordAudit, SYSTEM } from "../src/audit/audit.js";
+import { loadConfig } from "../src/config.js";
 import { withWorkspace } from "../src/db/tenant.js";
 import { createLogger } from "../src/observability/logger.js";
 import { registryOf } from "../src/providers/registry.js";
@@ -50,6 +51,7 @@ describe("worker", () => {
       log,
       vault,
       registry: registryOf([]),
+      config: loadConfig({ DATABASE_URL: db.url, LOG_LEVEL: "silent" }),
       crontab: "",
       tasks: {
         whoami: async (_payload, helpers) => {
@@ -95,6 +97,7 @@ describe("worker", () => {
       log,
       vault,
       registry: registryOf([]),
+      config: loadConfig({ DATABASE_URL: db.url, LOG_LEVEL: "silent" }),
       crontab: "",
       tasks: {},
     });
@@ -131,6 +134,7 @@ describe("worker", () => {
       log,
       vault,
       registry: registryOf([]),
+      config: loadConfig({ DATABASE_URL: db.url, LOG_LEVEL: "silent" }),
       crontab: "",
       tasks: {
         slow: async () => {

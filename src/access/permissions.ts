@@ -46,6 +46,13 @@ export const PERMISSIONS = {
     scopes: ["accounts:read", "accounts:write", "posts:read", "posts:write"],
   },
   "accounts:write": { roles: ["owner", "admin", "manager"], scopes: ["accounts:write"] },
+  // A client user sees their client's posts and approves them; staff below viewer write them.
+  "posts:read": { roles: EVERYONE, scopes: ["posts:read", "posts:write"] },
+  "posts:write": { roles: ["owner", "admin", "manager", "editor"], scopes: ["posts:write"] },
+  "posts:approve": { roles: ["owner", "admin", "manager", "client"], scopes: ["posts:write"] },
+  "media:read": { roles: EVERYONE, scopes: ["posts:read", "posts:write"] },
+  "media:write": { roles: ["owner", "admin", "manager", "editor"], scopes: ["posts:write"] },
+  "webhooks:manage": { roles: ADMINS, scopes: ["admin"] },
 } as const satisfies Record<string, Rule>;
 
 export type Permission = keyof typeof PERMISSIONS;

@@ -14,6 +14,7 @@ import type { Logger } from "../observability/logger.js";
 import { ProviderError, type Tokens, TransportError } from "../providers/provider.js";
 import type { Registry } from "../providers/registry.js";
 import { type Vault, VaultError } from "../vault/vault.js";
+import { enqueueWebhookEvent } from "../webhooks/webhooks.service.js";
 
 export type CredentialRow = {
   id: string;
@@ -212,11 +213,22 @@ async function refreshLocked(
         error instanceof VaultError
           ? "The stored credentials cannot be decrypted; reconnect the account."
           : error.message;
-      await tx.query(
+      const flagged = await tx.query<{ id: string; platform: string; name: string }>(
         `update social_accounts set status = 'needs_reconnection', status_reason = $2, updated_at = now()
-         where credential_id = $1 and status <> 'disconnected'`,
+         where credential_id = $1 and status <> 'disconnected'
+         returning id, platform, name`,
         [credentialId, reason],
       );
+      // Webhooks hear of the change once: not for accounts that already needed reconnection.
+      const already = new Set(
+        accounts.rows.filter((a) => a.status === "needs_reconnection").map((a) => a.id),
+      );
+      for (const account of flagged.rows.filter((a) => !already.has(a.id))) {
+        await enqueueWebhookEvent(tx, workspaceId, {
+          type: "account.needs_reconnection",
+          data: { accountId: account.id, platform: account.platform, name: account.name, reason },
+        });
+      }
       for (const account of accounts.rows) {
         await recordAudit(tx, workspaceId, options.audit, {
           action: "token_refresh_failed",

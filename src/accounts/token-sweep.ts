@@ -11,6 +11,7 @@ import type { Logger } from "../observability/logger.js";
 import { ProviderError, TransportError } from "../providers/provider.js";
 import type { Registry } from "../providers/registry.js";
 import type { Vault } from "../vault/vault.js";
+import { enqueueWebhookEvent } from "../webhooks/webhooks.service.js";
 import { findCredential, refreshCredential } from "./credentials.js";
 
 const WARN_DAYS = 14;
@@ -105,10 +106,10 @@ async function updateAccessStatus(
     const reason = expired
       ? `Access ended on ${ends.toISOString().slice(0, 10)}: reconnect the account.`
       : `Access ends on ${ends.toISOString().slice(0, 10)}: reconnect the account before then.`;
-    const { rows } = await tx.query<{ id: string; platform: string }>(
+    const { rows } = await tx.query<{ id: string; platform: string; name: string }>(
       `update social_accounts set status = $2, status_reason = $3, updated_at = now()
        where credential_id = $1 and status in ('active'${expired ? ", 'expiring'" : ""})
-       returning id, platform`,
+       returning id, platform, name`,
       [credentialId, status, reason],
     );
     for (const account of rows) {
@@ -118,6 +119,10 @@ async function updateAccessStatus(
         target: { type: "account", id: account.id },
         accountId: account.id,
         details: { platform: account.platform, accessEndsAt: ends.toISOString() },
+      });
+      await enqueueWebhookEvent(tx, workspaceId, {
+        type: expired ? "account.needs_reconnection" : "account.expiring",
+        data: { accountId: account.id, platform: account.platform, name: account.name, reason },
       });
     }
     return rows.length > 0 ? (expired ? "expired" : "expiring") : null;

@@ -26,9 +26,12 @@ import { createSessionReader } from "../auth/session.js";
 import { clientsRoutes } from "../clients/clients.routes.js";
 import { connectionsRoutes } from "../connections/connections.routes.js";
 import { RateLimitedError } from "../errors.js";
+import { mediaRoutes } from "../media/media.routes.js";
 import { membersRoutes } from "../members/members.routes.js";
 import { providersRoutes } from "../providers/providers.routes.js";
+import { postsRoutes } from "../publishing/posts.routes.js";
 import { sandboxRoutes } from "../sandbox/sandbox.js";
+import { webhooksRoutes } from "../webhooks/webhooks.routes.js";
 import { workspacesRoutes } from "../workspaces/workspaces.routes.js";
 import { AccessLog } from "./access-log.js";
 import { createAuthenticateHook } from "./authenticate.js";
@@ -141,6 +144,9 @@ export async function buildApp(deps: AppDeps) {
   await app.register(providersRoutes(deps));
   await app.register(connectionsRoutes(deps, readSession));
   await app.register(accountsRoutes(deps));
+  await app.register(mediaRoutes(deps));
+  await app.register(postsRoutes(deps));
+  await app.register(webhooksRoutes(deps));
 
   if (config.sandbox.mounted) {
     const { clientId, clientSecret, accessTokenTtlSeconds } = config.sandbox;

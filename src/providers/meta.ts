@@ -54,7 +54,16 @@ export const INSTAGRAM_SCOPES = [
 ];
 // business_management: pages owned through a Business portfolio are only listed with it
 // (https://developers.facebook.com/docs/permissions#business_management).
-const REQUESTED = [...new Set([...FACEBOOK_SCOPES, ...INSTAGRAM_SCOPES, "business_management"])];
+// A first comment needs pages_manage_engagement on a page post
+// (https://developers.facebook.com/docs/graph-api/reference/object/comments#publish) and
+// instagram_manage_comments on Instagram media
+// (https://developers.facebook.com/docs/instagram-platform/instagram-graph-api/reference/ig-media/comments).
+// They are asked for but not required: without them the post is published and its first comment
+// is skipped with a warning.
+const FIRST_COMMENT_SCOPES = ["pages_manage_engagement", "instagram_manage_comments"];
+const REQUESTED = [
+  ...new Set([...FACEBOOK_SCOPES, ...INSTAGRAM_SCOPES, "business_management", ...FIRST_COMMENT_SCOPES]),
+];
 
 const GraphErrorBody = z.object({
   error: z.object({
@@ -63,32 +72,50 @@ const GraphErrorBody = z.object({
     code: z.coerce.number(),
     error_subcode: z.coerce.number().optional(),
     error_user_msg: z.string().optional(),
+    is_transient: z.boolean().optional(),
     fbtrace_id: z.string().optional(),
   }),
 });
 
+/** Instagram's "media not ready" (9007/2207027): the container is still processing. */
+const MEDIA_NOT_READY = { code: 9007, subcode: 2207027 };
+/** Instagram's publishing quota, 50 posts in 24 hours (9/2207042). */
+const PUBLISHING_QUOTA = { code: 9, subcode: 2207042 };
+
 /**
- * The Graph error envelope, by code (https://developers.facebook.com/docs/graph-api/guides/error-handling):
- * 190 token expired or invalid; 4, 17, 32, 613 and 80001-80014 rate limits; 10 and 200-299
- * permissions; 368 temporarily blocked; 1, 2 temporary; 9007/2207027 Instagram media not ready.
+ * What a Graph error means for Herald, by code
+ * (https://developers.facebook.com/docs/graph-api/guides/error-handling,
+ * https://developers.facebook.com/docs/graph-api/overview/rate-limiting,
+ * https://developers.facebook.com/docs/instagram-platform/instagram-graph-api/reference/error-codes):
+ * 190 and 102 (and subcodes 463, 467 of any code) the token; 10 and 200-299 permissions; 4, 17, 32,
+ * 613, 80001-80014 and Instagram's daily publishing quota rate limits; 1, 2 and anything Meta marks
+ * `is_transient` temporary; 368 a temporary block; the rest (100 and every other 4xx) a bad request.
  */
+export function graphErrorKind(error: {
+  code: number;
+  subcode?: number;
+  transient?: boolean;
+}): ProviderErrorKind {
+  const { code, subcode } = error;
+  if (code === 190 || code === 102 || subcode === 463 || subcode === 467) return "auth";
+  if (code === 10 || (code >= 200 && code <= 299)) return "permission";
+  if ([4, 17, 32, 613].includes(code) || (code >= 80001 && code <= 80014)) return "rate_limited";
+  if (code === PUBLISHING_QUOTA.code && subcode === PUBLISHING_QUOTA.subcode) return "rate_limited";
+  if (code === 368) return "blocked";
+  if (code === 1 || code === 2) return "unavailable";
+  if (code === MEDIA_NOT_READY.code && subcode === MEDIA_NOT_READY.subcode) return "unavailable";
+  // After the specific codes: a 4 or 17 is transient too, but it is a rate limit first.
+  if (error.transient) return "unavailable";
+  return "invalid";
+}
+
+/** Reads the Graph error envelope into a ProviderError, the code and subcode kept as they were. */
 export function graphError(platform: string) {
   return (status: number, body: unknown, headers: Headers): ProviderError | undefined => {
     const parsed = GraphErrorBody.safeParse(body);
     if (!parsed.success) return undefined;
     const { code, error_subcode: subcode, message, error_user_msg: userMessage } = parsed.data.error;
-    const kind: ProviderErrorKind =
-      code === 190
-        ? "auth"
-        : [4, 17, 32, 613].includes(code) || (code >= 80001 && code <= 80014)
-          ? "rate_limited"
-          : code === 10 || (code >= 200 && code <= 299)
-            ? "permission"
-            : code === 368
-              ? "blocked"
-              : code === 1 || code === 2 || (code === 9007 && subcode === 2207027)
-                ? "unavailable"
-                : "invalid";
+    const kind = graphErrorKind({ code, subcode, transient: parsed.data.error.is_transient });
     return new ProviderError(platform, kind, `${platformName(platform)}: ${userMessage ?? message}`, {
       status,
       platformCode: code,
@@ -98,28 +125,37 @@ export function graphError(platform: string) {
   };
 }
 
+const Regain = z.object({ estimated_time_to_regain_access: z.coerce.number() });
+const UsageHeader = z.union([Regain, z.record(z.string(), z.array(z.unknown()))]);
+
 /**
- * Meta's usage headers give no Retry-After; `X-Business-Use-Case-Usage` says, per business, how
- * many minutes until access is regained (https://developers.facebook.com/docs/graph-api/overview/rate-limiting).
+ * Meta's usage headers carry no Retry-After. `X-Business-Use-Case-Usage` (`{"<id>":[{...}]}`) and
+ * `X-Page-Usage` / `X-App-Usage` (`{...}`) may say how many minutes until access is regained
+ * (`estimated_time_to_regain_access`,
+ * https://developers.facebook.com/docs/graph-api/overview/rate-limiting); the longest wins.
  */
 export function usageRetryAfter(headers: Headers): number | null {
-  const raw = headers.get("x-business-use-case-usage");
-  if (!raw) return null;
-  try {
-    const usage: unknown = JSON.parse(raw);
-    const minutes = z
-      .record(z.string(), z.array(z.object({ estimated_time_to_regain_access: z.coerce.number() })))
-      .parse(usage);
-    const longest = Math.max(
-      0,
-      ...Object.values(minutes)
-        .flat()
-        .map((entry) => entry.estimated_time_to_regain_access),
-    );
-    return longest > 0 ? longest * 60 : null;
-  } catch {
-    return null;
+  const minutes: number[] = [];
+  for (const name of ["x-business-use-case-usage", "x-page-usage", "x-app-usage"]) {
+    const raw = headers.get(name);
+    if (!raw) continue;
+    let usage: unknown;
+    try {
+      usage = JSON.parse(raw);
+    } catch {
+      continue;
+    }
+    const parsed = UsageHeader.safeParse(usage);
+    if (!parsed.success) continue;
+    const entries =
+      "estimated_time_to_regain_access" in parsed.data ? [parsed.data] : Object.values(parsed.data).flat();
+    for (const entry of entries) {
+      const regain = Regain.safeParse(entry);
+      if (regain.success) minutes.push(regain.data.estimated_time_to_regain_access);
+    }
   }
+  const longest = Math.max(0, ...minutes);
+  return longest > 0 ? longest * 60 : null;
 }
 
 const TokenBody = z.object({ access_token: z.string().min(1), expires_in: z.coerce.number().optional() });
@@ -169,7 +205,13 @@ export class GraphClient {
     return createHmac("sha256", this.options.appSecret).update(accessToken).digest("hex");
   }
 
-  async get(platform: string, path: string, accessToken: string, query: Record<string, string> = {}) {
+  async get(
+    platform: string,
+    path: string,
+    accessToken: string,
+    query: Record<string, string> = {},
+    options: { timeoutMs?: number } = {},
+  ) {
     return callPlatform({
       platform,
       method: "GET",
@@ -177,15 +219,45 @@ export class GraphClient {
       query: { ...query, access_token: accessToken, appsecret_proof: this.proof(accessToken) },
       readError: graphError(platform),
       log: this.options.log,
+      timeoutMs: options.timeoutMs,
     });
   }
 
-  async post(platform: string, path: string, accessToken: string, form: Record<string, string | undefined>) {
+  /** Follows a `paging.next` URL as given: it carries the cursor and the token already. */
+  async next(platform: string, url: string) {
+    return callPlatform({
+      platform,
+      method: "GET",
+      url,
+      readError: graphError(platform),
+      log: this.options.log,
+    });
+  }
+
+  async post(
+    platform: string,
+    path: string,
+    accessToken: string,
+    form: Record<string, string | undefined>,
+    options: { timeoutMs?: number } = {},
+  ) {
     return callPlatform({
       platform,
       method: "POST",
       url: `${this.base}/${path}`,
       form: { ...form, access_token: accessToken, appsecret_proof: this.proof(accessToken) },
+      readError: graphError(platform),
+      log: this.options.log,
+      timeoutMs: options.timeoutMs,
+    });
+  }
+
+  async delete(platform: string, path: string, accessToken: string) {
+    return callPlatform({
+      platform,
+      method: "DELETE",
+      url: `${this.base}/${path}`,
+      query: { access_token: accessToken, appsecret_proof: this.proof(accessToken) },
       readError: graphError(platform),
       log: this.options.log,
     });

@@ -12,6 +12,8 @@
  *   and revoke its credential, and (with publishing) how to publish exactly once.
  */
 
+import type { Logger } from "../observability/logger.js";
+
 export const PLATFORMS = ["sandbox", "facebook", "instagram"] as const;
 export type Platform = (typeof PLATFORMS)[number];
 
@@ -22,11 +24,45 @@ export const platformName = (platform: string): string => NAMES[platform as Plat
 
 export type ContentType = "text" | "link" | "image" | "carousel" | "video" | "reel" | "story";
 
-/** What a platform accepts, declared by its adapter; validation reads it (publishing issue). */
+/** Limits on one kind of media file; every field is optional (no limit). */
+export type MediaLimits = {
+  /** MIME types accepted, as probed from the content (never from a file name). */
+  mimeTypes: string[];
+  maxBytes?: number;
+  minWidth?: number;
+  maxWidth?: number;
+  minHeight?: number;
+  maxHeight?: number;
+  /** width / height, inclusive bounds (4:5 is 0.8). */
+  aspectRatio?: { min: number; max: number };
+  minDurationMs?: number;
+  maxDurationMs?: number;
+  /** Video codecs accepted, as probed (`h264`, `hevc`). */
+  videoCodecs?: string[];
+};
+
+/** How a post appears on platforms that have several (Instagram: feed post, reel, story). */
+export const POST_FORMATS = ["post", "reel", "story"] as const;
+export type PostFormat = (typeof POST_FORMATS)[number];
+
+/** What a platform accepts, declared by its adapter; validation (src/publishing/) reads it. */
 export type Capabilities = {
   contentTypes: ContentType[];
-  text: { maxLength: number; maxHashtags?: number; maxMentions?: number };
-  media: { required: boolean; maxCount: number; carousel?: { min: number; max: number } };
+  /** Formats the adapter can publish; every adapter has "post". */
+  formats: PostFormat[];
+  text: { maxLength: number; maxHashtags?: number; maxMentions?: number; required?: boolean };
+  media: {
+    required: boolean;
+    maxCount: number;
+    /** Several files in one post; absent when only one file at a time is allowed. */
+    carousel?: { min: number; max: number };
+    image?: MediaLimits;
+    video?: MediaLimits;
+    /** Whether one post may mix images and videos. */
+    mixed: boolean;
+    /** Limits of formats that differ from the post's (an Instagram story's image is 9:16). */
+    byFormat?: Partial<Record<PostFormat, { image?: MediaLimits; video?: MediaLimits }>>;
+  };
   link: boolean;
   firstComment: boolean;
 };
@@ -81,6 +117,51 @@ export interface Connector {
   }): Promise<DiscoveredAccount[]>;
 }
 
+/** A media file as a platform fetches it: by a public URL, with what probing found. */
+export type PublishMedia = {
+  id: string;
+  kind: "image" | "video";
+  url: string;
+  mimeType: string;
+  sizeBytes: number;
+  width: number | null;
+  height: number | null;
+  durationMs: number | null;
+};
+
+/** What one target publishes, overrides applied. */
+export type PublishContent = {
+  text: string;
+  media: PublishMedia[];
+  link: string | null;
+  firstComment: string | null;
+  format: PostFormat;
+};
+
+export type PublishRequest = {
+  account: { platformAccountId: string; metadata: Record<string, string> };
+  tokens: Tokens;
+  content: PublishContent;
+  /**
+   * Stable for the target across attempts and processes (derived from its id): platforms that
+   * deduplicate by a key get this one.
+   */
+  idempotencyKey: string;
+  /** What earlier attempts of this target saved with `checkpoint` (an Instagram container id). */
+  progress: Record<string, unknown>;
+  /**
+   * Saves progress durably before the flow goes on, so that the next attempt (after a crash or a
+   * retry) resumes instead of starting again. Plain JSON; no tokens.
+   */
+  checkpoint(progress: Record<string, unknown>): Promise<void>;
+  /** When the target's first attempt started: reconciliation looks for posts made since then. */
+  since: Date;
+  log: Logger;
+};
+
+/** A post that exists on the platform. */
+export type Published = { platformPostId: string; url: string | null };
+
 export interface ProviderAdapter {
   platform: Platform;
   connector: Connector;
@@ -95,6 +176,23 @@ export interface ProviderAdapter {
   revocable: boolean;
   refresh(tokens: Tokens): Promise<Tokens>;
   revoke(tokens: Tokens): Promise<void>;
+  /**
+   * Publishes the content. Throws ProviderError (the platform answered no) or TransportError (no
+   * answer: it may or may not have been published). Multi-step flows checkpoint each step.
+   */
+  publish(request: PublishRequest): Promise<Published>;
+  /**
+   * For the `reconcile` strategy: the post an earlier, ambiguous attempt of this request made, or
+   * null when the platform shows none (then publishing again is safe).
+   */
+  findPublished?(request: PublishRequest): Promise<Published | null>;
+  /** Removes a published post (where the platform allows it). */
+  deletePost?(input: {
+    account: PublishRequest["account"];
+    tokens: Tokens;
+    platformPostId: string;
+    log: Logger;
+  }): Promise<void>;
 }
 
 /** Failures of a platform call, in the arctic style: transport, protocol, unexpected shape. */
@@ -144,6 +242,7 @@ export class ProviderError extends Error {
     this.retryAfterSeconds = options.retryAfterSeconds ?? null;
   }
 
+  /** Whether a retry may succeed: rate limits and outages pass, the rest needs a person. */
   get retryable(): boolean {
     return this.kind === "rate_limited" || this.kind === "unavailable";
   }

@@ -7,7 +7,14 @@ import { z } from "zod";
 import type { Logger } from "../observability/logger.js";
 import { callPlatform } from "./http.js";
 import { basicAuthorization, tokenRequest, tokensFrom } from "./oauth.js";
-import type { Connector, DiscoveredAccount, ProviderAdapter, Tokens } from "./provider.js";
+import type {
+  Connector,
+  DiscoveredAccount,
+  ProviderAdapter,
+  Published,
+  PublishRequest,
+  Tokens,
+} from "./provider.js";
 import { ProviderError } from "./provider.js";
 
 export type SandboxProviderOptions = { url: string; clientId: string; clientSecret: string; log: Logger };
@@ -115,14 +122,27 @@ export function sandboxProvider(options: SandboxProviderOptions): ProviderAdapte
     },
   };
 
+  const PostCreated = z.object({ id: z.string().min(1), url: z.string().nullish() });
+
   return {
     platform: "sandbox",
     connector,
     capabilities: {
       contentTypes: ["text", "link", "image"],
-      // The Sandbox's own limits (src/sandbox/): 500 characters, up to 4 media URLs.
-      text: { maxLength: 500 },
-      media: { required: false, maxCount: 4 },
+      formats: ["post"],
+      // The Sandbox's own limits (src/sandbox/api.routes.ts): text of 1 to 500 characters, up to
+      // 4 media URLs. Its images are limits Herald chose for a plausible network.
+      text: { maxLength: 500, required: true },
+      media: {
+        required: false,
+        maxCount: 4,
+        carousel: { min: 2, max: 4 },
+        image: {
+          mimeTypes: ["image/jpeg", "image/png", "image/webp", "image/gif"],
+          maxBytes: 10 * 1024 ** 2,
+        },
+        mixed: false,
+      },
       link: true,
       firstComment: false,
     },
@@ -142,6 +162,40 @@ export function sandboxProvider(options: SandboxProviderOptions): ProviderAdapte
       });
       const refreshed = tokensFrom(response);
       return { ...refreshed, scopes: refreshed.scopes.length > 0 ? refreshed.scopes : tokens.scopes };
+    },
+    /** The Sandbox deduplicates by Idempotency-Key: a retry with the target's key is always safe. */
+    async publish({ account, tokens, content, idempotencyKey, log }: PublishRequest): Promise<Published> {
+      const response = await callPlatform({
+        platform: "sandbox",
+        method: "POST",
+        url: `${url}/api/accounts/${encodeURIComponent(account.platformAccountId)}/posts`,
+        headers: { authorization: `Bearer ${tokens.accessToken}`, "idempotency-key": idempotencyKey },
+        json: {
+          text: content.text,
+          mediaUrls: content.media.length > 0 ? content.media.map((media) => media.url) : undefined,
+          link: content.link ?? undefined,
+        },
+        readError: sandboxError,
+        log,
+      });
+      const post = PostCreated.safeParse(response.body);
+      if (!post.success)
+        throw new ProviderError(
+          "sandbox",
+          "unexpected",
+          "The Sandbox answered a post in an unexpected shape.",
+        );
+      return { platformPostId: post.data.id, url: post.data.url ?? null };
+    },
+    async deletePost({ account, tokens, platformPostId, log }) {
+      await callPlatform({
+        platform: "sandbox",
+        method: "DELETE",
+        url: `${url}/api/accounts/${encodeURIComponent(account.platformAccountId)}/posts/${encodeURIComponent(platformPostId)}`,
+        headers: { authorization: `Bearer ${tokens.accessToken}` },
+        readError: sandboxError,
+        log,
+      });
     },
     async revoke(tokens: Tokens): Promise<void> {
       await callPlatform({

@@ -4,12 +4,21 @@
  */
 import type { TaskList } from "graphile-worker";
 import type pg from "pg";
+import { z } from "zod";
 import { sweepTokens } from "../accounts/token-sweep.js";
 import { purgeExpiredThrottles } from "../auth/sign-in-throttle.js";
+import type { Config } from "../config.js";
+import { createMediaStore } from "../media/media.store.js";
 import type { Logger } from "../observability/logger.js";
 import type { Registry } from "../providers/registry.js";
+import { type DeliveryDeps, publishTarget } from "../publishing/delivery.js";
+import { PublishLimits } from "../publishing/limits.js";
+import { sweepTargets } from "../publishing/sweeper.js";
 import { reencryptSecrets } from "../vault/rotation.js";
 import type { Vault } from "../vault/vault.js";
+import { deliverWebhook } from "../webhooks/delivery.js";
+
+const PublishPayload = z.object({ workspaceId: z.uuid(), targetId: z.uuid() });
 
 declare global {
   namespace GraphileWorker {
@@ -18,6 +27,9 @@ declare global {
       audit_retention: Record<string, never>;
       token_sweep: Record<string, never>;
       vault_rotate: Record<string, never>;
+      deliver_webhook: { workspaceId: string; deliveryId: string };
+      publish_target: { workspaceId: string; targetId: string };
+      publish_sweep: Record<string, never>;
     }
   }
 }
@@ -28,16 +40,40 @@ export const CRONTAB = [
   "41 3 * * * audit_retention",
   "*/5 * * * * token_sweep",
   "23 4 * * * vault_rotate",
+  "* * * * * publish_sweep",
 ].join("\n");
 
-export type TaskDeps = { pool: pg.Pool; log: Logger; vault: Vault; registry: Registry };
+export type TaskDeps = {
+  pool: pg.Pool;
+  log: Logger;
+  vault: Vault;
+  registry: Registry;
+  config: Config;
+  /** This process's heartbeat id (null in tests that run no heartbeat). */
+  workerId?: string | null;
+};
 
 /** How long a stopped or silent worker's heartbeat row is kept (for monitoring history). */
 const HEARTBEAT_RETENTION = "7 days";
 
 export function createTaskList(deps: TaskDeps): TaskList {
-  const { pool, log } = deps;
+  const { pool, log, config } = deps;
+  const delivery: DeliveryDeps = {
+    ...deps,
+    mediaStore: createMediaStore(config),
+    limits: new PublishLimits(config.publishing),
+    workerId: deps.workerId ?? null,
+  };
   return {
+    /** One target's publish attempt (src/publishing/delivery.ts). */
+    publish_target: async (payload) => {
+      const { workspaceId, targetId } = PublishPayload.parse(payload);
+      await publishTarget(delivery, { workspaceId, targetId });
+    },
+    /** Every minute: targets a dead worker left, and overdue ones, get their job again. */
+    publish_sweep: async () => {
+      await sweepTargets(pool, log);
+    },
     /** Hourly housekeeping of global tables: expired sessions, throttle windows, old heartbeats. */
     maintenance: async () => {
       const sessions = await pool.query("delete from sessions where expires_at < now()");
@@ -84,6 +120,10 @@ export function createTaskList(deps: TaskDeps): TaskList {
     /** Daily: secrets still under an older key move to the current one. */
     vault_rotate: async () => {
       await reencryptSecrets(pool, deps.vault, log);
+    },
+    /** One outbound webhook delivery; a failed attempt throws, so graphile-worker retries it. */
+    deliver_webhook: async (payload, helpers) => {
+      await deliverWebhook(deps, payload, helpers.job);
     },
   };
 }

@@ -5,6 +5,7 @@
 import { run, type TaskList } from "graphile-worker";
 import type pg from "pg";
 import { startSealer } from "../audit/sealer.js";
+import type { Config } from "../config.js";
 import type { Logger } from "../observability/logger.js";
 import type { Registry } from "../providers/registry.js";
 import type { Vault } from "../vault/vault.js";
@@ -21,22 +22,28 @@ export async function startWorker(options: {
   log: Logger;
   vault: Vault;
   registry: Registry;
+  config: Config;
   /** Replaces Herald's tasks and schedule (tests). */
   tasks?: TaskList;
   crontab?: string;
 }): Promise<WorkerHandle> {
   const { pool, concurrency, version, log } = options;
+  // The heartbeat first: publish attempts record this worker's id, so that the sweeper can tell
+  // when the worker that holds a claim is gone.
+  const heartbeat = await startHeartbeat(pool, version, log);
+  const taskDeps = { pool, log, vault: options.vault, registry: options.registry, config: options.config };
   const runner = await run({
     pgPool: pool,
     concurrency,
     noHandleSignals: true,
-    pollInterval: 2000,
-    taskList:
-      options.tasks ?? createTaskList({ pool, log, vault: options.vault, registry: options.registry }),
+    pollInterval: options.config.workerPollMs,
+    taskList: options.tasks ?? createTaskList({ ...taskDeps, workerId: heartbeat.workerId }),
     crontab: options.crontab ?? CRONTAB,
     logger: graphileLogger(log),
   });
-  const heartbeat = await startHeartbeat(pool, version, log);
+  // A worker that starts sweeps at once rather than at the next minute: after a crash, what the
+  // dead process left is resumed as soon as it can be.
+  if (!options.tasks) await runner.addJob("publish_sweep", {}, { jobKey: "publish_sweep_on_start" });
   const sealer = startSealer(pool, log);
   log.info({ workerId: heartbeat.workerId, concurrency }, "worker started");
   return {

@@ -48,12 +48,13 @@ afterEach(async () => {
 });
 
 async function start(
-  options: { users?: FakeUser[]; containerReadyAfterPolls?: number } = {},
+  options: { users?: FakeUser[]; containerReadyAfterPolls?: number; containerReadyAfterMs?: number } = {},
 ): Promise<GraphFake> {
   clock = Date.UTC(2026, 0, 5, 9, 0, 0);
   fake = await startGraphFake({
     now: () => clock,
     containerReadyAfterPolls: options.containerReadyAfterPolls,
+    containerReadyAfterMs: options.containerReadyAfterMs,
   });
   for (const user of options.users ?? [person()]) fake.addUser(user);
   return fake;
@@ -956,5 +957,199 @@ describe("faults and usage headers", () => {
     expect(exchanges[0]).toMatchObject({ method: "GET", status: 200, at: clock });
     const dialog = f.calls.find((call) => call.path.endsWith("/dialog/oauth"));
     expect(dialog?.status).toBe(302);
+  });
+});
+
+describe("what publishing adapters read back and clean up", () => {
+  const IG = "17841400000001";
+  const WITH_COMMENTS = [...ALL_PERMISSIONS, "pages_manage_engagement", "instagram_manage_comments"];
+
+  async function tokens(f: GraphFake, scope = WITH_COMMENTS) {
+    const user = await longLivedToken(f, scope);
+    return { user, page: await pageToken(f, user) };
+  }
+
+  it("lists the Page's posts since a time with their attachments: photo, album ids, video, link", async () => {
+    const f = await start();
+    const { page } = await tokens(f, ALL_PERMISSIONS);
+    await graph(f, "POST", "/20001/feed", { access_token: page, message: "before" });
+    clock += HOUR;
+    const since = String(Math.floor(clock / 1000));
+    const ids: string[] = [];
+    for (const n of [1, 2]) {
+      const photo = await graph(f, "POST", "/20001/photos", {
+        access_token: page,
+        url: `https://cdn.example/${n}.jpg`,
+        published: "false",
+      });
+      ids.push(photo.body.id);
+    }
+    await graph(f, "POST", "/20001/feed", {
+      access_token: page,
+      message: "album",
+      "attached_media[0]": JSON.stringify({ media_fbid: ids[0] }),
+      "attached_media[1]": JSON.stringify({ media_fbid: ids[1] }),
+    });
+    const single = await graph(f, "POST", "/20001/photos", {
+      access_token: page,
+      url: "https://cdn.example/3.jpg",
+    });
+    const video = await graph(f, "POST", "/20001/videos", {
+      access_token: page,
+      file_url: "https://cdn.example/v.mp4",
+    });
+    await graph(f, "POST", "/20001/feed", {
+      access_token: page,
+      message: "link",
+      link: "https://blog.example/a",
+    });
+
+    const listed = await graph(f, "GET", "/20001/posts", {
+      access_token: page,
+      since,
+      fields: "id,message,attachments{media_type,target,subattachments,url}",
+    });
+    const data: Json[] = listed.body.data;
+    expect(data.map((post) => [post.message, post.attachments?.data[0]?.media_type])).toEqual([
+      ["link", "link"],
+      [undefined, "video"],
+      [undefined, "photo"],
+      ["album", "album"],
+    ]);
+    expect(data[3].attachments.data[0].subattachments.data.map((sub: Json) => sub.target.id)).toEqual(ids);
+    expect(data[2].attachments.data[0].target.id).toBe(single.body.id);
+    expect(data[1].attachments.data[0].target.id).toBe(video.body.id);
+
+    // Page photos: profile pictures by default, uploads with type=uploaded (visible ones only).
+    const uploaded = await graph(f, "GET", "/20001/photos", { access_token: page, type: "uploaded" });
+    expect(uploaded.body.data.map((p: Json) => p.id)).toEqual([single.body.id, ids[1], ids[0]]);
+    expect((await graph(f, "GET", "/20001/photos", { access_token: page })).body.data).toEqual([]);
+  });
+
+  it("deletes unpublished photos, which can then not be attached, and videos with their post", async () => {
+    const f = await start();
+    const { page } = await tokens(f, ALL_PERMISSIONS);
+    const photo = await graph(f, "POST", "/20001/photos", {
+      access_token: page,
+      url: "https://cdn.example/1.jpg",
+      published: "false",
+    });
+    expect((await graph(f, "DELETE", `/${photo.body.id}`, { access_token: page })).body).toEqual({
+      success: true,
+    });
+    const attach = await graph(f, "POST", "/20001/feed", {
+      access_token: page,
+      "attached_media[0]": JSON.stringify({ media_fbid: photo.body.id }),
+    });
+    expect(graphErrorOf(attach)).toMatchObject({ code: 100 });
+    const video = await graph(f, "POST", "/20001/videos", {
+      access_token: page,
+      file_url: "https://cdn.example/v.mp4",
+    });
+    const permalink = await graph(f, "GET", `/${video.body.id}`, {
+      access_token: page,
+      fields: "permalink_url",
+    });
+    expect(permalink.body.permalink_url).toBe(`/20001/videos/${video.body.id}/`);
+    await graph(f, "DELETE", `/${video.body.id}`, { access_token: page });
+    expect(f.state.videos[0]?.deleted).toBe(true);
+    expect(f.state.posts.every((p) => p.deleted)).toBe(true);
+  });
+
+  it("comments as the Page need its own Page token and pages_manage_engagement", async () => {
+    const f = await start({ users: [person({ permissions: WITH_COMMENTS })] });
+    const { user, page } = await tokens(f);
+    const post = await graph(f, "POST", "/20001/feed", { access_token: page, message: "hello" });
+    expect(
+      graphErrorOf(await graph(f, "POST", `/${post.body.id}/comments`, { access_token: user, message: "x" })),
+    ).toMatchObject({
+      code: 100,
+      subcode: 33,
+    });
+    const comment = await graph(f, "POST", `/${post.body.id}/comments`, {
+      access_token: page,
+      message: "first!",
+    });
+    expect(comment.body).toEqual({ id: expect.any(String) });
+    expect(f.state.comments).toEqual([
+      expect.objectContaining({ objectId: post.body.id, message: "first!" }),
+    ]);
+
+    await f.close();
+    const g = await start();
+    const without = await tokens(g, ALL_PERMISSIONS);
+    const other = await graph(g, "POST", "/20001/feed", { access_token: without.page, message: "hello" });
+    const refused = await graph(g, "POST", `/${other.body.id}/comments`, {
+      access_token: without.page,
+      message: "x",
+    });
+    expect(graphErrorOf(refused)).toMatchObject({ code: 200 });
+    expect(refused.body.error.message).toContain("pages_manage_engagement");
+  });
+
+  it("lists stories apart from media, and takes comments on media but not on stories", async () => {
+    const f = await start({ users: [person({ permissions: WITH_COMMENTS })], containerReadyAfterPolls: 0 });
+    const { user } = await tokens(f);
+    const publish = async (params: Record<string, string>) => {
+      const container = await graph(f, "POST", `/${IG}/media`, { access_token: user, ...params });
+      return (
+        await graph(f, "POST", `/${IG}/media_publish`, { access_token: user, creation_id: container.body.id })
+      ).body.id as string;
+    };
+    const post = await publish({ image_url: "https://cdn.example/a.jpg", caption: "post" });
+    const story = await publish({ media_type: "STORIES", image_url: "https://cdn.example/s.jpg" });
+    const media = await graph(f, "GET", `/${IG}/media`, { access_token: user, fields: "id" });
+    expect(media.body.data).toEqual([{ id: post }]);
+    const stories = await graph(f, "GET", `/${IG}/stories`, {
+      access_token: user,
+      fields: "id,media_product_type",
+    });
+    expect(stories.body.data).toEqual([{ id: story, media_product_type: "STORY" }]);
+    clock += DAY;
+    expect((await graph(f, "GET", `/${IG}/stories`, { access_token: user })).body.data).toEqual([]);
+
+    expect((await graph(f, "POST", `/${post}/comments`, { access_token: user, message: "hi" })).status).toBe(
+      200,
+    );
+    expect(
+      graphErrorOf(await graph(f, "POST", `/${story}/comments`, { access_token: user, message: "hi" })),
+    ).toMatchObject({
+      code: 100,
+    });
+    expect(f.state.comments.map((c) => c.objectId)).toEqual([post]);
+  });
+
+  it("finishes containers after a time on the clock, and ends rejected media URLs in ERROR", async () => {
+    const f = await start({ containerReadyAfterMs: 30_000 });
+    const token = await longLivedToken(f);
+    const status = async (id: string) =>
+      (await graph(f, "GET", `/${id}`, { access_token: token, fields: "status_code,status" })).body;
+    const created = await graph(f, "POST", `/${IG}/media`, {
+      access_token: token,
+      image_url: "https://cdn.example/a.jpg",
+    });
+    for (let i = 0; i < 5; i++) expect((await status(created.body.id)).status_code).toBe("IN_PROGRESS");
+    clock += 30_000;
+    expect((await status(created.body.id)).status_code).toBe("FINISHED");
+
+    f.rejectMediaUrl("https://cdn.example/missing.mp4");
+    const bad = await graph(f, "POST", `/${IG}/media`, {
+      access_token: token,
+      media_type: "REELS",
+      video_url: "https://cdn.example/missing.mp4",
+    });
+    expect(await status(bad.body.id)).toMatchObject({
+      status_code: "ERROR",
+      status: expect.stringContaining("2207052"),
+    });
+  });
+
+  it("dropBeforeHandling resets the connection and nothing happens", async () => {
+    const f = await start();
+    const { page } = await tokens(f, ALL_PERMISSIONS);
+    f.failNext({ path: /\/feed$/, method: "POST", dropBeforeHandling: true });
+    await expect(graph(f, "POST", "/20001/feed", { access_token: page, message: "lost" })).rejects.toThrow();
+    expect(f.state.posts).toEqual([]);
+    expect(f.calls.at(-1)).toMatchObject({ method: "POST", status: null });
   });
 });

@@ -9,8 +9,8 @@
  * documents nothing, the comment says so and names the choice made.
  *
  * Tests drive the real adapters against `url` and steer the fake through the control API
- * (`addUser`, `setDialogAnswer`, `failNext`, `expireToken`, `setContainerStatus`) and inspect what
- * happened through `calls` and `state`.
+ * (`addUser`, `setDialogAnswer`, `failNext`, `expireToken`, `setContainerStatus`, `rejectMediaUrl`)
+ * and inspect what happened through `calls` and `state`.
  */
 import { createHmac, randomBytes } from "node:crypto";
 import Fastify, { type FastifyReply, type FastifyRequest } from "fastify";
@@ -45,10 +45,16 @@ export type GraphErrorSpec = {
   estimatedTimeToRegainAccess?: number;
 };
 
+/**
+ * A fault for the next matching call(s): answer a Graph error, an HTML 500, or drop the connection
+ * after the request took effect (`timeoutAfterHandling`: the post exists, the caller sees a reset)
+ * or before it did (`dropBeforeHandling`: nothing happened, the caller sees the same reset).
+ */
 export type FailRule = { path?: RegExp; method?: string; times?: number } & (
   | { error: GraphErrorSpec }
   | { htmlError: true }
   | { timeoutAfterHandling: true }
+  | { dropBeforeHandling: true }
 );
 
 export type RecordedCall = {
@@ -81,6 +87,8 @@ export type FakePhoto = {
   published: boolean;
   postId: string | null;
   attachedTo: string | null;
+  createdTime: number;
+  deleted: boolean;
 };
 export type FakeVideo = {
   id: string;
@@ -88,6 +96,16 @@ export type FakeVideo = {
   fileUrl: string | null;
   description: string | null;
   postId: string;
+  deleted: boolean;
+};
+/** A comment on a Page post, photo or video, or on Instagram media. */
+export type FakeComment = {
+  id: string;
+  /** The post, photo, video or IG media commented on. */
+  objectId: string;
+  platform: "facebook" | "instagram";
+  message: string;
+  createdTime: number;
 };
 export type FakeContainer = {
   id: string;
@@ -124,13 +142,20 @@ export type GraphFake = {
   expireToken(token: string): void;
   /** Moves a container to ERROR or EXPIRED (or FINISHED), as Instagram's processing would. */
   setContainerStatus(containerId: string, status: "ERROR" | "EXPIRED" | "FINISHED"): void;
+  /**
+   * Media URLs Instagram "cannot fetch": a container made from one ends in ERROR when processed
+   * (its `status` carries 2207052), as the real API reports an unreachable or unreadable file.
+   */
+  rejectMediaUrl(pattern: string | RegExp): void;
   calls: RecordedCall[];
+  /** Snapshots: every object ever created, deleted ones included (flagged), for counting duplicates. */
   readonly state: {
     posts: FakePost[];
     photos: FakePhoto[];
     videos: FakeVideo[];
     containers: FakeContainer[];
     media: FakeMedia[];
+    comments: FakeComment[];
   };
   close(): Promise<void>;
 };
@@ -139,7 +164,10 @@ export type GraphFakeOptions = {
   appId?: string;
   appSecret?: string;
   now?: () => number;
+  /** Status reads after which a container finishes processing (default 2). */
   containerReadyAfterPolls?: number;
+  /** Or: milliseconds on the `now` clock after which a container finishes processing. */
+  containerReadyAfterMs?: number;
   /** The app's "Valid OAuth Redirect URIs"; when set, the dialog refuses any other redirect_uri. */
   redirectUris?: string[];
 };
@@ -601,7 +629,10 @@ export async function startGraphFake(options: GraphFakeOptions = {}): Promise<Gr
   const appSecret = options.appSecret ?? "test-app-secret";
   const appName = "Herald Test App";
   const now = options.now ?? (() => Date.now());
-  const readyAfterPolls = options.containerReadyAfterPolls ?? 2;
+  const readyAfterMs = options.containerReadyAfterMs;
+  // With only a time given, polls alone never finish a container.
+  const readyAfterPolls =
+    options.containerReadyAfterPolls ?? (readyAfterMs === undefined ? 2 : Number.POSITIVE_INFINITY);
 
   const users = new Map<string, UserRecord>();
   const pages = new Map<string, PageRecord>();
@@ -616,6 +647,8 @@ export async function startGraphFake(options: GraphFakeOptions = {}): Promise<Gr
   const containers = new Map<string, FakeContainer>();
   const media = new Map<string, FakeMedia>();
   const containerForced = new Map<string, "ERROR" | "EXPIRED" | "FINISHED">();
+  const comments = new Map<string, FakeComment>();
+  const rejectedMediaUrls: Array<string | RegExp> = [];
   const failRules: Array<FailRule & { remaining: number }> = [];
   const calls: RecordedCall[] = [];
   const appCallTimes: number[] = [];
@@ -888,8 +921,43 @@ export async function startGraphFake(options: GraphFakeOptions = {}): Promise<Gr
               : "mobile_status_update",
         from: () => ({ id: post.pageId, name: page?.name ?? "" }),
         link: () => post.link ?? undefined,
+        attachments: () => attachmentsOf(post),
       },
     };
+  }
+
+  /**
+   * A post's attachments: the photo, the album of attached photos with their ids as
+   * `subattachments[].target.id`, the video, or the shared link. The fake answers the whole
+   * attachment whatever nested fields are asked.
+   * https://developers.facebook.com/docs/graph-api/reference/story-attachment/
+   */
+  function attachmentsOf(post: FakePost): { data: Array<Record<string, unknown>> } | undefined {
+    const photoUrl = (id: string) => `https://www.facebook.com/photo/?fbid=${id}`;
+    const video = [...videos.values()].find((v) => v.postId === post.id);
+    if (video) {
+      const url = `https://www.facebook.com${videoPermalink(video)}`;
+      return { data: [{ media_type: "video", type: "video_inline", target: { id: video.id, url }, url }] };
+    }
+    const [only, ...more] = post.attachedMedia;
+    if (only !== undefined && more.length === 0) {
+      return { data: [{ media_type: "photo", type: "photo", target: { id: only, url: photoUrl(only) } }] };
+    }
+    if (only !== undefined) {
+      const subattachments = post.attachedMedia.map((id) => ({
+        media_type: "photo",
+        type: "photo",
+        target: { id, url: photoUrl(id) },
+      }));
+      return { data: [{ media_type: "album", type: "album", subattachments: { data: subattachments } }] };
+    }
+    if (post.link) return { data: [{ media_type: "link", type: "share", url: post.link }] };
+    return undefined;
+  }
+
+  /** Video permalinks come back relative to www.facebook.com, as the real API answers them. */
+  function videoPermalink(video: FakeVideo): string {
+    return `/${video.pageId}/videos/${video.id}/`;
   }
 
   function photoNode(photo: FakePhoto): GraphNode {
@@ -899,6 +967,7 @@ export async function startGraphFake(options: GraphFakeOptions = {}): Promise<Gr
       fields: {
         id: () => photo.id,
         name: () => photo.caption ?? undefined,
+        created_time: () => graphTime(photo.createdTime),
         page_story_id: () => photo.postId ?? undefined,
         link: () => `https://www.facebook.com/photo/?fbid=${photo.id}`,
       },
@@ -912,7 +981,7 @@ export async function startGraphFake(options: GraphFakeOptions = {}): Promise<Gr
       fields: {
         id: () => video.id,
         description: () => video.description ?? undefined,
-        permalink_url: () => `/${video.pageId}/videos/${video.id}/`,
+        permalink_url: () => videoPermalink(video),
         post_id: () => video.postId,
         status: () => ({ video_status: "ready" }),
       },
@@ -924,7 +993,15 @@ export async function startGraphFake(options: GraphFakeOptions = {}): Promise<Gr
     const forced = containerForced.get(container.id);
     if (forced) return forced;
     if (now() - container.createdAt >= CONTAINER_LIFETIME) return "EXPIRED";
-    return container.polls >= readyAfterPolls ? "FINISHED" : "IN_PROGRESS";
+    // Meta fetches the media while processing; a file it cannot fetch or read ends the container in ERROR.
+    const urls = [container.imageUrl, container.videoUrl].filter((url): url is string => url !== null);
+    const rejected = (url: string) =>
+      rejectedMediaUrls.some((pattern) =>
+        typeof pattern === "string" ? pattern === url : pattern.test(url),
+      );
+    if (urls.some(rejected)) return "ERROR";
+    const byTime = readyAfterMs !== undefined && now() - container.createdAt >= readyAfterMs;
+    return byTime || container.polls >= readyAfterPolls ? "FINISHED" : "IN_PROGRESS";
   }
 
   /**
@@ -1267,7 +1344,9 @@ export async function startGraphFake(options: GraphFakeOptions = {}): Promise<Gr
         return ok(render(pageNode(page, ctx), selectionOf(ctx.params)));
       if (edge === "feed" && ctx.method === "POST") return ok(publishFeedPost(ctx, page.id));
       if (edge === "feed" && ctx.method === "GET") return ok(readFeed(ctx, page.id));
+      if (edge === "posts" && ctx.method === "GET") return ok(readFeed(ctx, page.id, "posts"));
       if (edge === "photos" && ctx.method === "POST") return ok(publishPhoto(ctx, page.id));
+      if (edge === "photos" && ctx.method === "GET") return ok(readPhotos(ctx, page.id));
       if (edge === "videos" && ctx.method === "POST") return ok(publishVideo(ctx, page.id));
       if (edge !== undefined)
         throw graphError(2500, `Unknown path components: /${[edge, ...rest].join("/")}`);
@@ -1282,7 +1361,8 @@ export async function startGraphFake(options: GraphFakeOptions = {}): Promise<Gr
         return ok(render(igUserNode(ig), selectionOf(ctx.params)));
       }
       if (edge === "media" && ctx.method === "POST") return ok(createContainer(ctx, id));
-      if (edge === "media" && ctx.method === "GET") return ok(listMedia(ctx, id));
+      if (edge === "media" && ctx.method === "GET") return ok(listMedia(ctx, id, "media"));
+      if (edge === "stories" && ctx.method === "GET") return ok(listMedia(ctx, id, "stories"));
       if (edge === "media_publish" && ctx.method === "POST") return ok(publishContainer(ctx, id));
       if (edge === "content_publishing_limit" && ctx.method === "GET") return ok(publishingLimit(ctx, id));
       if (edge !== undefined)
@@ -1291,26 +1371,55 @@ export async function startGraphFake(options: GraphFakeOptions = {}): Promise<Gr
 
     // --- a Page post, photo or video ----------------------------------------------------------------
     const post = posts.get(id);
-    if (post && !post.deleted && canReachPage(token, post.pageId) && edge === undefined) {
+    if (post && !post.deleted && canReachPage(token, post.pageId)) {
       if (token.kind === "PAGE") ctx.buc = { id: post.pageId, type: "pages" };
-      if (ctx.method === "GET") {
+      if (edge === undefined && ctx.method === "GET") {
         requireScopes(token, ["pages_read_engagement"]);
         return ok(render(postNode(post), selectionOf(ctx.params)));
       }
-      if (ctx.method === "DELETE") {
+      if (edge === undefined && ctx.method === "DELETE") {
         // https://developers.facebook.com/docs/pages-api/posts#delete-a-post
         requirePagePublisher(ctx, post.pageId);
         post.deleted = true;
+        // The photos of a deleted post go with it.
+        for (const photoId of post.attachedMedia) {
+          const attached = photos.get(photoId);
+          if (attached) attached.deleted = true;
+        }
         return ok({ success: true });
       }
+      if (edge === "comments" && ctx.method === "POST") return ok(commentAsPage(ctx, post.pageId, post.id));
     }
     const photo = photos.get(id);
-    if (photo && canReachPage(token, photo.pageId) && edge === undefined && ctx.method === "GET") {
-      return ok(render(photoNode(photo), selectionOf(ctx.params)));
+    if (photo && !photo.deleted && canReachPage(token, photo.pageId)) {
+      if (token.kind === "PAGE") ctx.buc = { id: photo.pageId, type: "pages" };
+      if (edge === undefined && ctx.method === "GET")
+        return ok(render(photoNode(photo), selectionOf(ctx.params)));
+      if (edge === undefined && ctx.method === "DELETE") {
+        // "You can delete a Photo": with a Page token of someone who can CREATE_CONTENT, published or not.
+        // https://developers.facebook.com/docs/graph-api/reference/photo/#Deleting
+        requirePagePublisher(ctx, photo.pageId);
+        photo.deleted = true;
+        return ok({ success: true });
+      }
+      if (edge === "comments" && ctx.method === "POST" && photo.published) {
+        return ok(commentAsPage(ctx, photo.pageId, photo.id));
+      }
     }
     const video = videos.get(id);
-    if (video && canReachPage(token, video.pageId) && edge === undefined && ctx.method === "GET") {
-      return ok(render(videoNode(video), selectionOf(ctx.params)));
+    if (video && !video.deleted && canReachPage(token, video.pageId)) {
+      if (token.kind === "PAGE") ctx.buc = { id: video.pageId, type: "pages" };
+      if (edge === undefined && ctx.method === "GET")
+        return ok(render(videoNode(video), selectionOf(ctx.params)));
+      if (edge === undefined && ctx.method === "DELETE") {
+        // https://developers.facebook.com/docs/graph-api/reference/video/#Deleting
+        requirePagePublisher(ctx, video.pageId);
+        video.deleted = true;
+        const videoPost = posts.get(video.postId);
+        if (videoPost) videoPost.deleted = true;
+        return ok({ success: true });
+      }
+      if (edge === "comments" && ctx.method === "POST") return ok(commentAsPage(ctx, video.pageId, video.id));
     }
 
     // --- an Instagram container or media ------------------------------------------------------------
@@ -1329,10 +1438,13 @@ export async function startGraphFake(options: GraphFakeOptions = {}): Promise<Gr
       return ok(render(containerNode(container), selection));
     }
     const item = media.get(id);
-    if (item && canReachIgUser(token, item.igUserId) && edge === undefined && ctx.method === "GET") {
-      requireScopes(token, ["instagram_basic"]);
+    if (item && canReachIgUser(token, item.igUserId)) {
       ctx.buc = { id: item.igUserId, type: "instagram" };
-      return ok(render(mediaNode(item), selectionOf(ctx.params)));
+      if (edge === undefined && ctx.method === "GET") {
+        requireScopes(token, ["instagram_basic"]);
+        return ok(render(mediaNode(item), selectionOf(ctx.params)));
+      }
+      if (edge === "comments" && ctx.method === "POST") return ok(commentOnMedia(ctx, item));
     }
 
     throw unsupportedRequest(ctx.method, id);
@@ -1397,7 +1509,13 @@ export async function startGraphFake(options: GraphFakeOptions = {}): Promise<Gr
     for (const mediaId of attached) {
       const photo = photos.get(mediaId);
       // Only this Page's own unpublished photos can be attached, each once.
-      if (!photo || photo.pageId !== pageId || photo.published || photo.attachedTo !== null) {
+      if (
+        !photo ||
+        photo.deleted ||
+        photo.pageId !== pageId ||
+        photo.published ||
+        photo.attachedTo !== null
+      ) {
         throw invalidParameter(`(#100) param attached_media has an invalid media_fbid ${mediaId}`);
       }
     }
@@ -1459,6 +1577,8 @@ export async function startGraphFake(options: GraphFakeOptions = {}): Promise<Gr
       published,
       postId: null,
       attachedTo: null,
+      createdTime: now(),
+      deleted: false,
     };
     photos.set(photo.id, photo);
     if (!published) return { id: photo.id };
@@ -1502,15 +1622,24 @@ export async function startGraphFake(options: GraphFakeOptions = {}): Promise<Gr
       fileUrl: input.file_url ?? null,
       description: input.description ?? null,
       postId: post.id,
+      deleted: false,
     };
     posts.set(post.id, post);
     videos.set(video.id, video);
     return { id: video.id };
   }
 
-  /** GET /{page-id}/feed: the Page's published posts, newest first; `since`/`until` in Unix seconds. */
-  function readFeed(ctx: ApiContext, pageId: string): Record<string, unknown> {
-    // https://developers.facebook.com/docs/graph-api/reference/page/feed#read
+  /**
+   * GET /{page-id}/feed and /{page-id}/posts: the Page's published posts, newest first; `since` and
+   * `until` in Unix seconds or any strtotime() text. The fake's Pages have only their own posts, so
+   * both edges answer the same list (/feed would add visitors' posts).
+   * https://developers.facebook.com/docs/graph-api/reference/page/feed#read
+   */
+  function readFeed(
+    ctx: ApiContext,
+    pageId: string,
+    edge: "feed" | "posts" = "feed",
+  ): Record<string, unknown> {
     requireScopes(ctx.token, ["pages_read_engagement"]);
     const input = readParams(FeedReadParams, ctx.params);
     const selection = selectionOf(ctx.params);
@@ -1519,7 +1648,67 @@ export async function startGraphFake(options: GraphFakeOptions = {}): Promise<Gr
       .filter((post) => input.since === undefined || seconds(post.createdTime) >= input.since)
       .filter((post) => input.until === undefined || seconds(post.createdTime) <= input.until)
       .reverse();
-    return pageOf(ctx, items, (post) => render(postNode(post), selection), `${pageId}/feed`);
+    return pageOf(ctx, items, (post) => render(postNode(post), selection), `${pageId}/${edge}`);
+  }
+
+  /**
+   * GET /{page-id}/photos: profile pictures by default, every photo the Page uploaded with
+   * type=uploaded. The fake has no profile pictures, and lists uploaded photos once they are visible
+   * (published, or attached to a post); unpublished ones are not listed.
+   * https://developers.facebook.com/docs/graph-api/reference/page/photos#read
+   */
+  function readPhotos(ctx: ApiContext, pageId: string): Record<string, unknown> {
+    requireScopes(ctx.token, ["pages_read_engagement"]);
+    const selection = selectionOf(ctx.params);
+    const uploaded = ctx.params.type === "uploaded";
+    const items = uploaded
+      ? [...photos.values()]
+          .filter((p) => p.pageId === pageId && !p.deleted && (p.published || p.attachedTo !== null))
+          .reverse()
+      : [];
+    return pageOf(ctx, items, (photo) => render(photoNode(photo), selection), `${pageId}/photos`);
+  }
+
+  /**
+   * POST /{object-id}/comments as the Page: a Page token and pages_manage_engagement.
+   * https://developers.facebook.com/docs/graph-api/reference/object/comments#publish
+   */
+  function commentAsPage(ctx: ApiContext, pageId: string, objectId: string): Record<string, unknown> {
+    if (ctx.token.kind !== "PAGE" || ctx.token.pageId !== pageId) throw unsupportedRequest("POST", objectId);
+    requireScopes(ctx.token, ["pages_manage_engagement", "pages_read_engagement"], 200);
+    const message = readParams(z.object({ message: stringParam.optional() }), ctx.params).message;
+    if (!message) throw invalidParameter("(#100) The parameter message is required");
+    const comment: FakeComment = {
+      id: `${objectId.split("_").pop()}_${nextId()}`,
+      objectId,
+      platform: "facebook",
+      message,
+      createdTime: now(),
+    };
+    comments.set(comment.id, comment);
+    return { id: comment.id };
+  }
+
+  /**
+   * POST /{ig-media-id}/comments: instagram_basic, instagram_manage_comments, pages_read_engagement.
+   * https://developers.facebook.com/docs/instagram-platform/instagram-graph-api/reference/ig-media/comments
+   * Stories take no comments (replies to a story are direct messages); Meta documents no error for
+   * trying, so the fake answers a plain 100.
+   */
+  function commentOnMedia(ctx: ApiContext, item: FakeMedia): Record<string, unknown> {
+    requireScopes(ctx.token, ["instagram_basic", "instagram_manage_comments", "pages_read_engagement"]);
+    const message = readParams(z.object({ message: stringParam.optional() }), ctx.params).message;
+    if (!message) throw invalidParameter("(#100) The parameter message is required");
+    if (item.productType === "STORY") throw invalidParameter("(#100) Comments are not supported on stories");
+    const comment: FakeComment = {
+      id: nextId(),
+      objectId: item.id,
+      platform: "instagram",
+      message,
+      createdTime: now(),
+    };
+    comments.set(comment.id, comment);
+    return { id: comment.id };
   }
 
   /**
@@ -1703,12 +1892,24 @@ export async function startGraphFake(options: GraphFakeOptions = {}): Promise<Gr
     return { id: item.id };
   }
 
-  /** GET /{ig-user-id}/media: published media, newest first (for reconciliation). */
-  function listMedia(ctx: ApiContext, igUserId: string): Record<string, unknown> {
+  /**
+   * GET /{ig-user-id}/media: published media, newest first, stories excluded; GET
+   * /{ig-user-id}/stories: the stories of the last 24 hours.
+   * https://developers.facebook.com/docs/instagram-platform/instagram-graph-api/reference/ig-user/media#reading
+   * https://developers.facebook.com/docs/instagram-platform/instagram-graph-api/reference/ig-user/stories
+   */
+  function listMedia(ctx: ApiContext, igUserId: string, edge: "media" | "stories"): Record<string, unknown> {
     requireScopes(ctx.token, ["instagram_basic"]);
     const selection = selectionOf(ctx.params);
-    const items = [...media.values()].filter((m) => m.igUserId === igUserId).reverse();
-    return pageOf(ctx, items, (item) => render(mediaNode(item), selection), `${igUserId}/media`);
+    const items = [...media.values()]
+      .filter((m) => m.igUserId === igUserId)
+      .filter((m) =>
+        edge === "stories"
+          ? m.productType === "STORY" && now() - m.timestamp < DAY
+          : m.productType !== "STORY",
+      )
+      .reverse();
+    return pageOf(ctx, items, (item) => render(mediaNode(item), selection), `${igUserId}/${edge}`);
   }
 
   /**
@@ -1867,6 +2068,12 @@ export async function startGraphFake(options: GraphFakeOptions = {}): Promise<Gr
     let regainMinutes: number | null = null;
     let appFull = false;
 
+    if (rule && "dropBeforeHandling" in rule) {
+      // The connection dies before the request is handled: nothing changes.
+      reply.hijack();
+      request.raw.socket.destroy();
+      return;
+    }
     if (rule && "htmlError" in rule) {
       // What a proxy or Facebook's front end serves when something below it breaks.
       outcome = {
@@ -2018,6 +2225,9 @@ export async function startGraphFake(options: GraphFakeOptions = {}): Promise<Gr
       if (!containers.has(containerId)) throw new Error(`setContainerStatus: no container ${containerId}`);
       containerForced.set(containerId, status);
     },
+    rejectMediaUrl(pattern) {
+      rejectedMediaUrls.push(pattern);
+    },
     get state() {
       const snapshot = <T>(values: Iterable<T>): T[] => structuredClone([...values]);
       return {
@@ -2026,6 +2236,7 @@ export async function startGraphFake(options: GraphFakeOptions = {}): Promise<Gr
         videos: snapshot(videos.values()),
         containers: snapshot([...containers.values()].map((c) => ({ ...c, status: containerStatus(c) }))),
         media: snapshot(media.values()),
+        comments: snapshot(comments.values()),
       };
     },
     async close() {
