@@ -1,9 +1,12 @@
 /** Shared pieces of the benchmarks: processes, ports, readiness, peak memory, result files. */
 import { type ChildProcess, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import fs from "node:fs/promises";
 import net from "node:net";
 import path from "node:path";
 import autocannon from "autocannon";
+import pg from "pg";
+import { z } from "zod";
 
 export const ROOT = path.resolve(import.meta.dirname, "..");
 
@@ -91,4 +94,181 @@ export function table(rows: Array<Record<string, string | number>>): string {
     line(widths.map((w) => "-".repeat(w))),
     ...rows.map((r) => line(columns.map((c) => String(r[c])))),
   ].join("\n");
+}
+
+/**
+ * Driving a running Herald over HTTP as a person would (bench:publish, check:kill): sign up, a
+ * workspace and a client, Sandbox accounts connected through the real OAuth flow, posts.
+ */
+export type HeraldSession = { base: string; cookie: string; workspaceId: string; clientId: string };
+
+async function expectJson(response: Response, status: number, what: string): Promise<unknown> {
+  if (response.status !== status) {
+    throw new Error(`${what}: ${response.status} ${await response.text()}`);
+  }
+  return response.json();
+}
+
+/** A person (session cookie), their workspace and one client. */
+export async function heraldSession(base: string, email = "bench@example.com"): Promise<HeraldSession> {
+  const signUp = await fetch(`${base}/api/v1/auth/sign-up`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ name: "Bench", email, password: "benchmark password" }),
+  });
+  if (!signUp.ok) throw new Error(`sign-up: ${signUp.status} ${await signUp.text()}`);
+  const cookie = (signUp.headers.getSetCookie()[0] ?? "").split(";")[0] ?? "";
+  const headers = { cookie, "content-type": "application/json" };
+  const workspace = Id.parse(
+    await expectJson(
+      await fetch(`${base}/api/v1/workspaces`, {
+        method: "POST",
+        headers,
+        body: JSON.stringify({ name: "Bench" }),
+      }),
+      201,
+      "create workspace",
+    ),
+  );
+  const client = Id.parse(
+    await expectJson(
+      await fetch(`${base}/api/v1/workspaces/${workspace.id}/clients`, {
+        method: "POST",
+        headers,
+        body: JSON.stringify({ name: "Bench client", timezone: "UTC" }),
+      }),
+      201,
+      "create client",
+    ),
+  );
+  return { base, cookie, workspaceId: workspace.id, clientId: client.id };
+}
+
+const Id = z.object({ id: z.uuid() });
+
+/**
+ * Connects `count` Sandbox accounts: authorize, the Sandbox's consent with `auto_approve=1` (at most
+ * 20 accounts a consent, so one Sandbox user per 20), Herald's callback with the session cookie,
+ * then the pending selection confirmed for the client. Returns Herald's account ids.
+ */
+export async function connectSandboxAccounts(session: HeraldSession, count: number): Promise<string[]> {
+  const { base, cookie, workspaceId, clientId } = session;
+  const api = `${base}/api/v1/workspaces/${workspaceId}`;
+  const headers = { cookie, "content-type": "application/json" };
+  const ids: string[] = [];
+  for (let user = 0; ids.length < count; user++) {
+    const names = Array.from({ length: Math.min(20, count - ids.length) }, (_, i) => `Account ${i + 1}`);
+    const { authorizationUrl } = z.object({ authorizationUrl: z.url() }).parse(
+      await expectJson(
+        await fetch(`${api}/connections/sandbox/authorize`, {
+          method: "POST",
+          headers,
+          body: JSON.stringify({ clientIds: [clientId] }),
+        }),
+        201,
+        "authorize",
+      ),
+    );
+    const consent = new URL(authorizationUrl);
+    consent.searchParams.set("auto_approve", "1");
+    consent.searchParams.set("sandbox_user", `bench-user-${user}`);
+    consent.searchParams.set("sandbox_accounts", names.join(","));
+    const approved = await fetch(consent, { redirect: "manual" });
+    const location = approved.headers.get("location");
+    if (approved.status !== 302 || !location) {
+      throw new Error(`the Sandbox consent did not redirect: ${approved.status} ${await approved.text()}`);
+    }
+    const page = await (await fetch(new URL(location, consent), { headers: { cookie } })).text();
+    const data = /<script type="application\/json" id="herald-oauth-result">([^<]*)<\/script>/.exec(
+      page,
+    )?.[1];
+    const { message } = z
+      .object({ message: z.object({ ok: z.literal(true), pendingId: z.string() }) })
+      .parse(JSON.parse(data ?? "null"));
+    const pending = z
+      .object({ accounts: z.array(z.object({ platformAccountId: z.string() })) })
+      .parse(
+        await expectJson(
+          await fetch(`${api}/connections/pending/${message.pendingId}`, { headers }),
+          200,
+          "pending",
+        ),
+      );
+    const confirmed = z.object({ accounts: z.array(Id) }).parse(
+      await expectJson(
+        await fetch(`${api}/connections/pending/${message.pendingId}/confirm`, {
+          method: "POST",
+          headers,
+          body: JSON.stringify({
+            platformAccountIds: pending.accounts.map((account) => account.platformAccountId),
+            clientIds: [clientId],
+          }),
+        }),
+        200,
+        "confirm",
+      ),
+    );
+    ids.push(...confirmed.accounts.map((account) => account.id));
+  }
+  return ids.slice(0, count);
+}
+
+/**
+ * Creates posts through the API until `targets` targets exist, each post with one target per
+ * account (at most 50), all due at `publishAt`; `parallel` requests in flight. Returns the post ids.
+ */
+export async function createScheduledTargets(
+  session: HeraldSession,
+  accountIds: string[],
+  targets: number,
+  publishAt: Date,
+  parallel = 4,
+): Promise<string[]> {
+  const perPost = Math.min(50, accountIds.length);
+  const sizes: number[] = [];
+  for (let left = targets; left > 0; left -= perPost) sizes.push(Math.min(perPost, left));
+  const postIds: string[] = [];
+  let next = 0;
+  const send = async () => {
+    while (next < sizes.length) {
+      const index = next++;
+      const size = sizes[index] ?? 0;
+      const response = await fetch(`${session.base}/api/v1/workspaces/${session.workspaceId}/posts`, {
+        method: "POST",
+        headers: { cookie: session.cookie, "content-type": "application/json" },
+        body: JSON.stringify({
+          clientId: session.clientId,
+          content: { text: `Bench post ${index} (${publishAt.toISOString()})` },
+          targets: accountIds.slice(0, size).map((accountId) => ({ accountId })),
+          publishAt: publishAt.toISOString(),
+        }),
+      });
+      postIds.push(Id.parse(await expectJson(response, 201, "create post")).id);
+    }
+  };
+  await Promise.all(Array.from({ length: parallel }, send));
+  return postIds;
+}
+
+/** Targets of a workspace by status, read as the database owner (RLS does not apply). */
+export async function targetCounts(ownerUrl: string, workspaceId: string): Promise<Record<string, number>> {
+  const client = new pg.Client({ connectionString: ownerUrl });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ status: string; n: number }>(
+      "select status, count(*)::int as n from post_targets where workspace_id = $1 group by status",
+      [workspaceId],
+    );
+    return Object.fromEntries(rows.map((row) => [row.status, row.n]));
+  } finally {
+    await client.end();
+  }
+}
+
+/** A fixed encryption key and auth secret, so that every process of a run shares them. */
+export function benchSecrets(): Record<string, string> {
+  return {
+    HERALD_AUTH_SECRET: randomBytes(32).toString("hex"),
+    HERALD_ENCRYPTION_KEYS: `bench:${randomBytes(32).toString("base64")}`,
+  };
 }

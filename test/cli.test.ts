@@ -203,6 +203,8 @@ describe("herald command", () => {
     const heraldPid = await new Promise<number>((resolve) =>
       npm.stdout?.once("data", (chunk: Buffer) => resolve(Number(chunk.toString().trim()))),
     );
+    // Drain what else the stand-in prints: a full pipe would stall the process writing to it.
+    npm.stdout?.resume();
     const deadline = Date.now() + 60_000;
     while (
       (await fetch(`http://127.0.0.1:${port}/ready`).then(

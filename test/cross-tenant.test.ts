@@ -32,6 +32,9 @@ type Ids = {
   keyId: string;
   accountId: string;
   pendingId: string;
+  postId: string;
+  mediaId: string;
+  webhookId: string;
 };
 
 /** Path parameters that are not ids: the same in every attempt. */
@@ -52,7 +55,7 @@ async function tenant(name: string): Promise<Tenant> {
     scopes: ["admin"],
   });
   // An account and a pending selection, written directly: connecting is tested elsewhere.
-  const { accountId, pendingId } = await asOwner(t.db.url, async (owner) => {
+  const { accountId, pendingId, postId, mediaId, webhookId } = await asOwner(t.db.url, async (owner) => {
     const credential = await owner.query<{ id: string }>(
       `insert into account_credentials (workspace_id, platform, subject, access_token, key_id)
        values ($1, 'sandbox', $2, '\\x01', 'k') returning id`,
@@ -68,12 +71,47 @@ async function tenant(name: string): Promise<Tenant> {
        values ($1, $2, 'sandbox', '[]', '\\x01', 'k', now() + interval '1 hour') returning id`,
       [workspaceId, session.userId],
     );
-    return { accountId: account.rows[0]?.id ?? "", pendingId: pending.rows[0]?.id ?? "" };
+    const post = await owner.query<{ id: string }>(
+      "insert into posts (workspace_id, client_id, content) values ($1, $2, '{}') returning id",
+      [workspaceId, clientId],
+    );
+    await owner.query(
+      `insert into post_targets (workspace_id, post_id, account_id, platform, status)
+       values ($1, $2, $3, 'sandbox', 'draft')`,
+      [workspaceId, post.rows[0]?.id, account.rows[0]?.id],
+    );
+    const media = await owner.query<{ id: string }>(
+      `insert into media (workspace_id, kind, mime_type, size_bytes, sha256, storage_key)
+       values ($1, 'image', 'image/png', 1, '\\x00', $2) returning id`,
+      [workspaceId, `fixture-${name}-${randomUUID()}.png`],
+    );
+    const webhook = await owner.query<{ id: string }>(
+      `insert into webhooks (workspace_id, url, events, secret, key_id)
+       values ($1, 'https://example.com/hook', '{post.failed}', '\\x01', 'k') returning id`,
+      [workspaceId],
+    );
+    return {
+      accountId: account.rows[0]?.id ?? "",
+      pendingId: pending.rows[0]?.id ?? "",
+      postId: post.rows[0]?.id ?? "",
+      mediaId: media.rows[0]?.id ?? "",
+      webhookId: webhook.rows[0]?.id ?? "",
+    };
   });
   return {
     session,
     apiKey: key.json().secret,
-    ids: { workspaceId, clientId, memberId: member.memberId, keyId: key.json().id, accountId, pendingId },
+    ids: {
+      workspaceId,
+      clientId,
+      memberId: member.memberId,
+      keyId: key.json().id,
+      accountId,
+      pendingId,
+      postId,
+      mediaId,
+      webhookId,
+    },
   };
 }
 
@@ -86,6 +124,23 @@ function exampleBody(route: RouteOptions): unknown {
     throw new Error(`${route.method} ${route.url}: add an example to the body schema (.meta({ examples }))`);
   }
   return examples[0];
+}
+
+/**
+ * A query string for routes whose querystring schema has required fields, from its examples;
+ * an example value `:name` stands for the id of that name.
+ */
+function exampleQuery(route: RouteOptions, ids: Partial<Record<string, string>>): string {
+  const query = route.schema?.querystring;
+  if (!(query instanceof z.ZodType)) return "";
+  const examples = query.meta()?.examples;
+  const example = Array.isArray(examples) ? (examples[0] as Record<string, string>) : undefined;
+  if (!example) return "";
+  const pairs = Object.entries(example).map(
+    ([key, value]) =>
+      `${key}=${encodeURIComponent(value.startsWith(":") ? (ids[value.slice(1)] ?? "") : value)}`,
+  );
+  return `?${pairs.join("&")}`;
 }
 
 function fillPath(url: string, ids: Partial<Record<string, string>>): string {
@@ -141,7 +196,7 @@ describe("cross-tenant access through every workspace route", () => {
             t.app,
             attempt.as,
             method as "GET",
-            fillPath(route.url, { ...attempt.ids, ...CONSTANTS }),
+            fillPath(route.url, { ...attempt.ids, ...CONSTANTS }) + exampleQuery(route, attempt.ids),
             body,
           );
           if (attempt.ids === victim.ids) {
@@ -156,7 +211,8 @@ describe("cross-tenant access through every workspace route", () => {
               t.app,
               attempt.as,
               method as "GET",
-              fillPath(route.url, { ...randomIds, workspaceId: intruder.ids.workspaceId, ...CONSTANTS }),
+              fillPath(route.url, { ...randomIds, workspaceId: intruder.ids.workspaceId, ...CONSTANTS }) +
+                exampleQuery(route, randomIds),
               body,
             );
             expect({ ...label, status: response.statusCode }).toEqual({

@@ -365,6 +365,14 @@ describe("the public file URL", () => {
     expect(suffix.rawPayload.equals(bytes.subarray(bytes.length - 7))).toBe(true);
   });
 
+  it("answers HEAD with the headers and no body", async () => {
+    const response = await t.app.inject({ method: "HEAD", url: new URL(media.url).pathname });
+    expect(response.statusCode).toBe(200);
+    expect(response.headers["content-type"]).toBe("video/mp4");
+    expect(response.headers["content-length"]).toBe(String(bytes.length));
+    expect(response.rawPayload.length).toBe(0);
+  });
+
   it("answers 416 for a range outside the file and 404 for unknown keys", async () => {
     const outside = await fetchPublic(media.url, { range: `bytes=${bytes.length}-` });
     expect(outside.statusCode).toBe(416);
@@ -578,6 +586,31 @@ describe("who may do what", () => {
       "HERALD_NOT_FOUND",
     );
     expect(await mediaRow(ownMedia)).toBeDefined();
+  });
+});
+
+describe("the OpenAPI document", () => {
+  it("describes every media route under the Media tag", async () => {
+    const spec = (await t.app.inject({ method: "GET", url: "/api/openapi.json" })).json();
+    const paths = spec.paths as Record<string, Record<string, { tags?: string[]; responses: object }>>;
+    const expected = {
+      "/api/v1/workspaces/{workspaceId}/media": ["get", "post"],
+      "/api/v1/workspaces/{workspaceId}/media/import": ["post"],
+      "/api/v1/workspaces/{workspaceId}/media/{mediaId}": ["delete", "get"],
+      "/media/files/{storageKey}": ["get"],
+    };
+    for (const [route, methods] of Object.entries(expected)) {
+      const operations = paths[route] ?? {};
+      expect(
+        Object.keys(operations)
+          .filter((m) => m !== "head")
+          .sort(),
+      ).toEqual(methods);
+      for (const method of methods) expect(operations[method]?.tags).toEqual(["Media"]);
+    }
+    expect(Object.keys(paths["/api/v1/workspaces/{workspaceId}/media"]?.post?.responses ?? {})).toEqual(
+      expect.arrayContaining(["201", "413", "415"]),
+    );
   });
 });
 

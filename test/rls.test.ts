@@ -18,6 +18,9 @@ type Ids = {
   client: string;
   account: string;
   credential: string;
+  post: string;
+  target: string;
+  webhook: string;
 };
 
 /** One row per tenant table for a workspace, written as the owner. */
@@ -66,6 +69,34 @@ const FIXTURES: Record<string, (ids: Ids) => { sql: string; values: unknown[] }>
     sql: "insert into pending_connections (workspace_id, user_id, platform, accounts, credentials, key_id, expires_at) values ($1, $2, 'sandbox', '[]', '\\x01', 'k', now())",
     values: [ids.workspace, ids.user],
   }),
+  media: (ids) => ({
+    sql: "insert into media (workspace_id, kind, mime_type, size_bytes, sha256, storage_key) values ($1, 'image', 'image/png', 1, '\\x00', $2)",
+    values: [ids.workspace, `key-${randomUUID()}.png`],
+  }),
+  posts: (ids) => ({
+    sql: "insert into posts (id, workspace_id, client_id, content) values ($1, $2, $3, '{}')",
+    values: [ids.post, ids.workspace, ids.client],
+  }),
+  post_targets: (ids) => ({
+    sql: "insert into post_targets (id, workspace_id, post_id, account_id, platform, status) values ($1, $2, $3, $4, 'sandbox', 'draft')",
+    values: [ids.target, ids.workspace, ids.post, ids.account],
+  }),
+  publish_attempts: (ids) => ({
+    sql: "insert into publish_attempts (workspace_id, target_id, attempt, platform) values ($1, $2, 1, 'sandbox')",
+    values: [ids.workspace, ids.target],
+  }),
+  post_requests: (ids) => ({
+    sql: "insert into post_requests (workspace_id, principal_id, key, request_hash) values ($1, $2, 'k', '\\x00')",
+    values: [ids.workspace, ids.user],
+  }),
+  webhooks: (ids) => ({
+    sql: "insert into webhooks (id, workspace_id, url, events, secret, key_id) values ($1, $2, 'https://example.com/h', '{post.failed}', '\\x01', 'k')",
+    values: [ids.webhook, ids.workspace],
+  }),
+  webhook_deliveries: (ids) => ({
+    sql: "insert into webhook_deliveries (workspace_id, webhook_id, event_type, message_id, payload) values ($1, $2, 'post.failed', 'msg', '{}')",
+    values: [ids.workspace, ids.webhook],
+  }),
   api_keys: (ids) => ({
     sql: "insert into api_keys (workspace_id, name, secret_hash, prefix, scopes) values ($1, 'k', $2, 'hrld_x', '{admin}')",
     values: [ids.workspace, Buffer.from(randomUUID())],
@@ -81,6 +112,9 @@ const newIds = (): Ids => ({
   client: randomUUID(),
   account: randomUUID(),
   credential: randomUUID(),
+  post: randomUUID(),
+  target: randomUUID(),
+  webhook: randomUUID(),
 });
 const a = newIds();
 const b = newIds();

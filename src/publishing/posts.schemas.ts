@@ -91,7 +91,7 @@ export const PostUpdateSchema = z
         message: "cannot be combined with publishAt or draft",
       });
   })
-  .meta({ id: "PostUpdate" });
+  .meta({ id: "PostUpdate", examples: [{ publishAt: "2026-12-01T10:00:00+01:00" }] });
 export type PostUpdate = z.infer<typeof PostUpdateSchema>;
 
 export const TARGET_STATUSES = [
@@ -182,20 +182,26 @@ export const PostListQuery = z.object({
   to: Time.optional(),
 });
 
-export const CalendarQuery = z.object({
-  from: Time,
-  to: Time,
-  clientId: z.uuid().optional(),
-});
+export const CalendarQuery = z
+  .object({
+    from: Time,
+    to: Time,
+    clientId: z.uuid().optional(),
+  })
+  .meta({ examples: [{ from: "2026-12-01T00:00:00+01:00", to: "2027-01-01T00:00:00+01:00", clientId: ":clientId" }] });
 
-export const RejectSchema = z.strictObject({
-  reason: z.string().trim().min(1, "is required: say what to change").max(2000),
-});
+export const RejectSchema = z
+  .strictObject({
+    reason: z.string().trim().min(1, "is required: say what to change").max(2000),
+  })
+  .meta({ examples: [{ reason: "The price in the second line is wrong." }] });
 
-export const NextSlotQuery = z.object({
-  clientId: z.uuid(),
-  after: Time.optional(),
-});
+export const NextSlotQuery = z
+  .object({
+    clientId: z.uuid(),
+    after: Time.optional(),
+  })
+  .meta({ examples: [{ clientId: ":clientId" }] });
 
 export const ValidationResultSchema = z
   .object({

@@ -18,6 +18,7 @@ const SECRETS = {
   account_credentials: ["access_token", "refresh_token"],
   pending_connections: ["credentials"],
   oauth_states: ["code_verifier"],
+  webhooks: ["secret"],
 } as const;
 
 type Kind = keyof typeof SECRETS;

@@ -148,6 +148,8 @@ export type GraphFake = {
    */
   rejectMediaUrl(pattern: string | RegExp): void;
   calls: RecordedCall[];
+  /** Every access token the fake has issued (user and Page tokens), to prove none leaks anywhere. */
+  readonly issuedTokens: string[];
   /** Snapshots: every object ever created, deleted ones included (flagged), for counting duplicates. */
   readonly state: {
     posts: FakePost[];
@@ -2227,6 +2229,9 @@ export async function startGraphFake(options: GraphFakeOptions = {}): Promise<Gr
     },
     rejectMediaUrl(pattern) {
       rejectedMediaUrls.push(pattern);
+    },
+    get issuedTokens() {
+      return [...tokens.keys()];
     },
     get state() {
       const snapshot = <T>(values: Iterable<T>): T[] => structuredClone([...values]);

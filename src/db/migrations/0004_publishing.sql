@@ -254,6 +254,22 @@ begin
   return n;
 end $$;
 
+-- Key rotation covers webhook signing secrets too (the function of migration 0003, one table more).
+create or replace function herald_stale_secrets(p_kind text, p_key_id text, p_after uuid, p_limit int)
+  returns table (workspace_id uuid, row_id uuid)
+  language plpgsql stable security definer set search_path = pg_catalog, public as $$
+begin
+  return query execute format(
+    'select workspace_id, id from %I where key_id <> $1 and ($2::uuid is null or id > $2) order by id limit $3',
+    case p_kind
+      when 'account_credentials' then 'account_credentials'
+      when 'pending_connections' then 'pending_connections'
+      when 'oauth_states' then 'oauth_states'
+      when 'webhooks' then 'webhooks'
+    end)
+  using p_key_id, p_after, p_limit;
+end $$;
+
 grant create on schema public to herald_directory;
 alter function herald_targets_to_resume(interval, interval, int) owner to herald_directory;
 alter function herald_purge_post_requests(interval) owner to herald_directory;

@@ -1,0 +1,327 @@
+/**
+ * bench:publish: end-to-end publishes per second, how late a burst of due targets starts, and the
+ * worker's peak RSS, beside graphile-worker's own no-op job throughput measured in the same run.
+ *
+ * Method: an embedded PostgreSQL in a temporary directory; Herald's compiled `herald server` (the
+ * Sandbox network mounted at /sandbox, zero latency, no faults) and `herald worker` as two child
+ * processes on it, logging at info to /dev/null as in production. Everything goes through the API:
+ * sign-up, a workspace and a client, Sandbox accounts connected through the real OAuth flow
+ * (consent with `auto_approve=1`, the callback with the session cookie, confirm), posts of up to
+ * 50 targets (one per account) scheduled for one instant after creation ends. Times come from the
+ * database clock: from the targets' `publish_at` to the last `published_at`.
+ *
+ * Reference: graphile-worker's `run()` in this process with a no-op task, on a database of its own
+ * in the same PostgreSQL server, with Herald's worker settings (concurrency, poll interval, a pool of
+ * concurrency + 4); the same number of jobs added at once with `addJobs`, due at one instant, timed
+ * from that instant until the last job completed. Aim (issue): Herald >= 50% of the reference.
+ *
+ * Sizes: BENCH_TARGETS (10,000), BENCH_LATENESS_TARGETS (5,000), BENCH_ACCOUNTS (50),
+ * BENCH_CONCURRENCY (10, Herald's HERALD_WORKER_CONCURRENCY), BENCH_POLL_MS (500,
+ * HERALD_WORKER_POLL_MS), BENCH_SANDBOX (`mounted`, or `separate`: `herald sandbox` in its own
+ * process, state in memory).
+ */
+import fs from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { Logger, makeWorkerUtils, run } from "graphile-worker";
+import pg from "pg";
+import { startEmbeddedPostgres } from "../src/db/embedded.js";
+import { createLogger } from "../src/observability/logger.js";
+import {
+  benchSecrets,
+  connectSandboxAccounts,
+  createScheduledTargets,
+  freePort,
+  type HeraldSession,
+  heraldSession,
+  peakRssMiB,
+  ROOT,
+  startProcess,
+  table,
+  waitForHttp,
+  writeResult,
+} from "./lib.js";
+
+const TARGETS = Number(process.env.BENCH_TARGETS ?? 10_000);
+const LATENESS_TARGETS = Number(process.env.BENCH_LATENESS_TARGETS ?? 5000);
+const ACCOUNTS = Number(process.env.BENCH_ACCOUNTS ?? 50);
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 10);
+const POLL_MS = Number(process.env.BENCH_POLL_MS ?? 500);
+const SANDBOX = process.env.BENCH_SANDBOX === "separate" ? "separate" : "mounted";
+const FINAL = ["published", "failed", "unconfirmed", "cancelled"];
+
+const log = createLogger("warn");
+const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), "herald-bench-"));
+await fs.chmod(dataDir, 0o755);
+const database = await startEmbeddedPostgres({ dataDir, port: 0, log });
+const children: Array<ReturnType<typeof startProcess>> = [];
+const owner = new pg.Pool({ connectionString: database.url, max: 2 });
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const seconds = (ms: number) => Math.round(ms) / 1000;
+const percentile = (sorted: number[], p: number) =>
+  sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN;
+
+/** graphile-worker alone: `jobs` no-op jobs due at one instant, timed until the last completes. */
+async function referenceRun(jobs: number): Promise<{ seconds: number; jobsPerSecond: number }> {
+  const admin = new pg.Client({ connectionString: database.adminUrl });
+  await admin.connect();
+  await admin.query("create database bench_reference");
+  await admin.end();
+  const url = new URL(database.url);
+  url.pathname = "/bench_reference";
+  const pool = new pg.Pool({ connectionString: url.href, max: CONCURRENCY + 4 });
+  let completed = 0;
+  let target = 0;
+  let done: () => void = () => {};
+  const runner = await run({
+    pgPool: pool,
+    concurrency: CONCURRENCY,
+    pollInterval: POLL_MS,
+    noHandleSignals: true,
+    taskList: { noop: async () => {} },
+    logger: new Logger(() => () => {}),
+  });
+  runner.events.on("job:complete", () => {
+    completed += 1;
+    if (completed === target) done();
+  });
+  const utils = await makeWorkerUtils({ pgPool: pool, logger: new Logger(() => () => {}) });
+  const batch = async (count: number, leadMs: number) => {
+    completed = 0;
+    target = count;
+    const finished = new Promise<void>((resolve) => {
+      done = resolve;
+    });
+    const runAt = new Date(Date.now() + leadMs);
+    for (let i = 0; i < count; i += 5000) {
+      await utils.addJobs(
+        Array.from({ length: Math.min(5000, count - i) }, (_, j) => ({
+          identifier: "noop",
+          payload: { n: i + j },
+          runAt,
+        })),
+      );
+    }
+    await finished;
+    return (Date.now() - runAt.getTime()) / 1000;
+  };
+  await batch(500, 1000); // warm-up
+  const elapsed = await batch(jobs, 3000);
+  await utils.release();
+  await runner.stop();
+  await pool.end();
+  return { seconds: elapsed, jobsPerSecond: Math.round(jobs / elapsed) };
+}
+
+async function waitUntilFinal(postIds: string[], count: number, timeoutMs: number) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const { rows } = await owner.query<{ n: number }>(
+      "select count(*)::int as n from post_targets where post_id = any($1::uuid[]) and status = any($2)",
+      [postIds, FINAL],
+    );
+    if ((rows[0]?.n ?? 0) >= count) return;
+    if (Date.now() > deadline) throw new Error(`targets not final after ${timeoutMs} ms`);
+    await sleep(250);
+  }
+}
+
+type Burst = {
+  targets: number;
+  creationSeconds: number;
+  createdBeforeDue: boolean;
+  drainSeconds: number;
+  targetsPerSecond: number;
+  statuses: Record<string, number>;
+  latenessMs: { p50: number; p99: number; max: number };
+  /** Median time in the platform call (tokens + Sandbox request), and from claim to finish. */
+  medianMs: { platformCall: number; claimToFinish: number };
+};
+
+/**
+ * `count` targets due at one instant, `leadMs` after creation starts (enough to create them all
+ * first); waits until all are final and reads the figures from the database.
+ */
+async function burst(
+  session: HeraldSession,
+  accounts: string[],
+  count: number,
+  leadMs: number,
+): Promise<Burst> {
+  const dueAt = new Date(Math.ceil((Date.now() + leadMs) / 1000) * 1000);
+  const started = Date.now();
+  const postIds = await createScheduledTargets(session, accounts, count, dueAt);
+  const creationSeconds = seconds(Date.now() - started);
+  const createdBeforeDue = Date.now() < dueAt.getTime();
+  await waitUntilFinal(postIds, count, 600_000);
+  const { rows } = await owner.query<{ status: string; n: number; drain: number }>(
+    `select status, count(*)::int as n,
+            extract(epoch from max(published_at) - min(publish_at))::float8 as drain
+     from post_targets where post_id = any($1::uuid[]) group by status`,
+    [postIds],
+  );
+  const { rows: lateness } = await owner.query<{ ms: number }>(
+    `select a.lateness_ms::int as ms from publish_attempts a join post_targets t on t.id = a.target_id
+     where t.post_id = any($1::uuid[]) and a.attempt = 1 order by a.lateness_ms`,
+    [postIds],
+  );
+  const { rows: phases } = await owner.query<{ publish: number; attempt: number }>(
+    `select percentile_cont(0.5) within group (order by a.latency_ms)::float8 as publish,
+            percentile_cont(0.5) within group (order by extract(epoch from a.ended_at - a.started_at) * 1000)::float8
+              as attempt
+     from publish_attempts a join post_targets t on t.id = a.target_id where t.post_id = any($1::uuid[])`,
+    [postIds],
+  );
+  const drainSeconds = rows.find((row) => row.status === "published")?.drain ?? Number.NaN;
+  const ms = lateness.map((row) => row.ms);
+  return {
+    targets: count,
+    creationSeconds,
+    createdBeforeDue,
+    drainSeconds: Math.round(drainSeconds * 1000) / 1000,
+    targetsPerSecond: Math.round(count / drainSeconds),
+    statuses: Object.fromEntries(rows.map((row) => [row.status, row.n])),
+    latenessMs: { p50: percentile(ms, 50), p99: percentile(ms, 99), max: ms.at(-1) ?? Number.NaN },
+    medianMs: { platformCall: Math.round(phases[0]?.publish ?? 0), claimToFinish: Math.round(phases[0]?.attempt ?? 0) },
+  };
+}
+
+try {
+  process.stderr.write(`reference: graphile-worker, ${TARGETS} no-op jobs, concurrency ${CONCURRENCY}...\n`);
+  const reference = await referenceRun(TARGETS);
+
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const env: Record<string, string> = {
+    DATABASE_URL: database.url,
+    PORT: String(port),
+    HERALD_PUBLIC_URL: base,
+    HERALD_DATA_DIR: dataDir,
+    HERALD_RATE_LIMIT_PER_MINUTE: "100000000",
+    HERALD_WORKER_CONCURRENCY: String(CONCURRENCY),
+    HERALD_WORKER_POLL_MS: String(POLL_MS),
+    LOG_LEVEL: "info",
+    ...benchSecrets(),
+  };
+  if (SANDBOX === "mounted") env.HERALD_SANDBOX = "on";
+  else {
+    const sandboxPort = await freePort();
+    const sandbox = startProcess(
+      [path.join(ROOT, "dist/main.js"), "sandbox", "--port", String(sandboxPort)],
+      {
+        LOG_LEVEL: "warn",
+      },
+    );
+    children.push(sandbox);
+    await waitForHttp(`http://127.0.0.1:${sandboxPort}/admin/faults`, sandbox);
+    env.HERALD_SANDBOX = "off";
+    env.HERALD_SANDBOX_URL = `http://127.0.0.1:${sandboxPort}`;
+  }
+  const sandboxUrl = env.HERALD_SANDBOX_URL ?? `${base}/sandbox`;
+  const server = startProcess([path.join(ROOT, "dist/main.js"), "server"], env);
+  children.push(server);
+  await waitForHttp(`${base}/ready`, server);
+  const worker = startProcess([path.join(ROOT, "dist/main.js"), "worker"], env);
+  children.push(worker);
+  for (let i = 0; ; i++) {
+    const { rows } = await owner.query(
+      "select 1 from worker_heartbeats where stopped_at is null and pid = $1",
+      [worker.pid],
+    );
+    if (rows.length > 0) break;
+    if (worker.exitCode !== null || i > 600) throw new Error("the worker did not start");
+    await sleep(100);
+  }
+
+  process.stderr.write(`Herald: connecting ${ACCOUNTS} Sandbox accounts...\n`);
+  const session = await heraldSession(base);
+  const accounts = await connectSandboxAccounts(session, ACCOUNTS);
+
+  // Warm-up, and the creation rate that sets how far ahead the bursts are scheduled.
+  const warm = await burst(session, accounts, Math.min(500, 10 * accounts.length), 3000);
+  const createPerMs = warm.targets / (warm.creationSeconds * 1000 || 1);
+  const leadFor = (count: number, atLeastMs: number) =>
+    Math.max(atLeastMs, (count / createPerMs) * 1.5 + 3000);
+
+  process.stderr.write(`Herald: ${TARGETS} targets due at one instant...\n`);
+  const throughput = await burst(session, accounts, TARGETS, leadFor(TARGETS, 3000));
+  process.stderr.write(`Herald: lateness, ${LATENESS_TARGETS} targets due in the same second...\n`);
+  const lateness = await burst(session, accounts, LATENESS_TARGETS, leadFor(LATENESS_TARGETS, 15_000));
+  const workerRss = await peakRssMiB(worker.pid ?? 0);
+  const serverRss = await peakRssMiB(server.pid ?? 0);
+
+  // Exactly once, as the platform saw it: one creation per target, none deduped or lost.
+  const ledger = (await (await fetch(`${sandboxUrl}/admin/ledger?limit=1`)).json()) as {
+    counts: Record<string, number>;
+  };
+  const expected = warm.targets + TARGETS + LATENESS_TARGETS;
+
+  const ratio = throughput.targetsPerSecond / reference.jobsPerSecond;
+  const rows = [
+    {
+      run: `graphile-worker no-op jobs (reference)`,
+      items: TARGETS,
+      "per second": reference.jobsPerSecond,
+      "% of ref": "100%",
+      seconds: reference.seconds.toFixed(2),
+      "lateness p50/p99/max ms": "",
+      "created before due": "",
+    },
+    ...[
+      [`Herald publishes, burst`, throughput],
+      [`Herald publishes, lateness burst`, lateness],
+    ].map(([name, result]) => {
+      const b = result as Burst;
+      return {
+        run: String(name),
+        items: b.targets,
+        "per second": b.targetsPerSecond,
+        "% of ref": `${((b.targetsPerSecond / reference.jobsPerSecond) * 100).toFixed(1)}%`,
+        seconds: b.drainSeconds.toFixed(2),
+        "lateness p50/p99/max ms": `${b.latenessMs.p50} / ${b.latenessMs.p99} / ${b.latenessMs.max}`,
+        "created before due": b.createdBeforeDue
+          ? `yes (${b.creationSeconds} s)`
+          : `NO (${b.creationSeconds} s)`,
+      };
+    }),
+  ];
+  const summary = {
+    benchmark: "publish",
+    date: new Date().toISOString(),
+    machine: { cpus: os.cpus().length, cpu: os.cpus()[0]?.model, node: process.version },
+    settings: {
+      concurrency: CONCURRENCY,
+      pollMs: POLL_MS,
+      accounts: ACCOUNTS,
+      sandbox: SANDBOX,
+      targets: TARGETS,
+      latenessTargets: LATENESS_TARGETS,
+    },
+    reference,
+    warmUp: warm,
+    throughput,
+    lateness,
+    ratio: Math.round(ratio * 1000) / 1000,
+    workerPeakRssMiB: workerRss,
+    serverPeakRssMiB: serverRss,
+    sandboxLedger: { ...ledger.counts, expectedCreated: expected },
+    aims: { ratioAtLeast: 0.5 },
+    met: { ratio: ratio >= 0.5 },
+  };
+  const file = await writeResult("publish", summary);
+  process.stdout.write(`${table(rows)}\n\n`);
+  process.stdout.write(
+    `Herald at ${(ratio * 100).toFixed(1)}% of graphile-worker's no-op throughput (aim >= 50%); ` +
+      `concurrency ${CONCURRENCY}, poll ${POLL_MS} ms, ${ACCOUNTS} accounts, Sandbox ${SANDBOX}\n` +
+      `worker peak RSS: ${workerRss} MiB   server peak RSS: ${serverRss} MiB\n` +
+      `Sandbox ledger: ${JSON.stringify(ledger.counts)} (expected ${expected} created)\n` +
+      `results: ${path.relative(ROOT, file)}\n`,
+  );
+} finally {
+  for (const child of children) child.kill("SIGTERM");
+  await new Promise((resolve) => setTimeout(resolve, 1000));
+  await owner.end();
+  await database.stop();
+  await fs.rm(dataDir, { recursive: true, force: true });
+}
