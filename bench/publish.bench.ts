@@ -183,7 +183,10 @@ async function burst(
     targetsPerSecond: Math.round(count / drainSeconds),
     statuses: Object.fromEntries(rows.map((row) => [row.status, row.n])),
     latenessMs: { p50: percentile(ms, 50), p99: percentile(ms, 99), max: ms.at(-1) ?? Number.NaN },
-    medianMs: { platformCall: Math.round(phases[0]?.publish ?? 0), claimToFinish: Math.round(phases[0]?.attempt ?? 0) },
+    medianMs: {
+      platformCall: Math.round(phases[0]?.publish ?? 0),
+      claimToFinish: Math.round(phases[0]?.attempt ?? 0),
+    },
   };
 }
 

@@ -188,7 +188,9 @@ export const CalendarQuery = z
     to: Time,
     clientId: z.uuid().optional(),
   })
-  .meta({ examples: [{ from: "2026-12-01T00:00:00+01:00", to: "2027-01-01T00:00:00+01:00", clientId: ":clientId" }] });
+  .meta({
+    examples: [{ from: "2026-12-01T00:00:00+01:00", to: "2027-01-01T00:00:00+01:00", clientId: ":clientId" }],
+  });
 
 export const RejectSchema = z
   .strictObject({
