@@ -630,7 +630,7 @@ export async function idempotent(
       [principalId, key],
     );
     const previous = rows[0];
-    if (!previous || !previous.request_hash.equals(hash))
+    if (!previous?.request_hash.equals(hash))
       throw new AppError(
         422,
         "HERALD_IDEMPOTENCY_KEY_REUSED",
