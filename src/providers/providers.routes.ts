@@ -1,7 +1,23 @@
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { z } from "zod";
 import type { AppDeps } from "../http/deps.js";
-import { PLATFORMS, platformName } from "./provider.js";
+import { PLATFORMS, POST_FORMATS, platformName } from "./provider.js";
+
+const MediaLimitsSchema = z
+  .object({
+    mimeTypes: z.array(z.string()),
+    maxBytes: z.number().int().optional(),
+    minWidth: z.number().int().optional(),
+    maxWidth: z.number().int().optional(),
+    minHeight: z.number().int().optional(),
+    maxHeight: z.number().int().optional(),
+    aspectRatio: z.object({ min: z.number(), max: z.number() }).optional(),
+    minDurationMs: z.number().int().optional(),
+    maxDurationMs: z.number().int().optional(),
+    videoCodecs: z.array(z.string()).optional(),
+  })
+  .meta({ id: "MediaLimits" });
+const KindLimits = z.object({ image: MediaLimitsSchema.optional(), video: MediaLimitsSchema.optional() });
 
 const ProviderSchema = z
   .object({
@@ -13,15 +29,24 @@ const ProviderSchema = z
     scopes: z.array(z.string()).meta({ description: "The permissions Herald asks for." }),
     capabilities: z.object({
       contentTypes: z.array(z.string()),
+      formats: z.array(z.enum(POST_FORMATS)),
       text: z.object({
         maxLength: z.number().int(),
         maxHashtags: z.number().int().optional(),
         maxMentions: z.number().int().optional(),
+        required: z.boolean().optional(),
       }),
       media: z.object({
         required: z.boolean(),
         maxCount: z.number().int(),
         carousel: z.object({ min: z.number().int(), max: z.number().int() }).optional(),
+        image: MediaLimitsSchema.optional(),
+        video: MediaLimitsSchema.optional(),
+        mixed: z.boolean(),
+        byFormat: z
+          .object({ post: KindLimits.optional(), reel: KindLimits.optional(), story: KindLimits.optional() })
+          .optional()
+          .meta({ description: "Limits of formats that differ from a feed post's." }),
       }),
       link: z.boolean(),
       firstComment: z.boolean(),
