@@ -254,6 +254,16 @@ describe("creating posts", () => {
 });
 
 describe("validation", () => {
+  it("GET /providers shows the limits validation applies", async () => {
+    const response = await t.app.inject({ method: "GET", url: "/api/v1/providers" });
+    const sandbox = response.json().items.find((p: { platform: string }) => p.platform === "sandbox");
+    expect(sandbox.capabilities).toMatchObject({
+      formats: ["post"],
+      text: { maxLength: 500, required: true },
+      media: { maxCount: 4, mixed: false, image: { mimeTypes: expect.arrayContaining(["image/png"]) } },
+    });
+  });
+
   it("names every problem of every target at once, with a 422", async () => {
     const otherClient = await createClient(t.app, owner, workspaceId);
     const response = await createPost({
