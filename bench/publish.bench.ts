@@ -18,7 +18,7 @@
  * Sizes: BENCH_TARGETS (10,000), BENCH_LATENESS_TARGETS (5,000), BENCH_ACCOUNTS (50),
  * BENCH_CONCURRENCY (10, Herald's HERALD_WORKER_CONCURRENCY), BENCH_POLL_MS (500,
  * HERALD_WORKER_POLL_MS), BENCH_SANDBOX (`mounted`, or `separate`: `herald sandbox` in its own
- * process, state in memory).
+ * process, state in memory), BENCH_PROFILE_DIR (a CPU profile of the worker).
  */
 import fs from "node:fs/promises";
 import os from "node:os";
@@ -71,6 +71,7 @@ async function referenceRun(jobs: number): Promise<{ seconds: number; jobsPerSec
   const url = new URL(database.url);
   url.pathname = "/bench_reference";
   const pool = new pg.Pool({ connectionString: url.href, max: CONCURRENCY + 4 });
+  pool.on("error", (error) => process.stderr.write(`reference pool: ${error.message}\n`));
   let completed = 0;
   let target = 0;
   let done: () => void = () => {};
@@ -225,7 +226,11 @@ try {
   const server = startProcess([path.join(ROOT, "dist/main.js"), "server"], env);
   children.push(server);
   await waitForHttp(`${base}/ready`, server);
-  const worker = startProcess([path.join(ROOT, "dist/main.js"), "worker"], env);
+  // BENCH_PROFILE_DIR: the worker writes a V8 CPU profile there when it stops.
+  const profile = process.env.BENCH_PROFILE_DIR
+    ? ["--cpu-prof", `--cpu-prof-dir=${path.resolve(process.env.BENCH_PROFILE_DIR)}`]
+    : [];
+  const worker = startProcess([...profile, path.join(ROOT, "dist/main.js"), "worker"], env);
   children.push(worker);
   for (let i = 0; ; i++) {
     const { rows } = await owner.query(
