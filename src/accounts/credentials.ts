@@ -270,6 +270,13 @@ async function refreshLocked(
   });
 }
 
+/** An account's status with its credential's row (null fields once disconnected). */
+export type AccountCredentialRow = CredentialRow & { status: string; status_reason: string | null };
+
+/** Reads AccountCredentialRow; callers add the `where`. */
+export const ACCOUNT_CREDENTIAL_SQL = `select c.*, a.status, a.status_reason from social_accounts a
+  left join account_credentials c on c.id = a.credential_id`;
+
 /** Why Herald will not act on an account: only the person can fix it (reconnect). */
 export class AccountUnavailableError extends Error {
   constructor(
@@ -295,15 +302,17 @@ export async function withAccountTokens<T>(
   accountId: string,
   use: (tokens: Tokens) => Promise<T>,
   audit: AuditContext,
+  /** The account's credential as a caller's transaction already read it (ACCOUNT_CREDENTIAL_SQL). */
+  preloaded?: AccountCredentialRow,
 ): Promise<T> {
-  const row = await withWorkspace(pool, workspaceId, async (tx) => {
-    const { rows } = await tx.query<CredentialRow & { status: string; status_reason: string | null }>(
-      `select c.*, a.status, a.status_reason from social_accounts a
-       left join account_credentials c on c.id = a.credential_id where a.id = $1`,
-      [accountId],
-    );
-    return rows[0];
-  });
+  const row =
+    preloaded ??
+    (await withWorkspace(pool, workspaceId, async (tx) => {
+      const { rows } = await tx.query<AccountCredentialRow>(`${ACCOUNT_CREDENTIAL_SQL} where a.id = $1`, [
+        accountId,
+      ]);
+      return rows[0];
+    }));
   if (!row) throw new AccountUnavailableError(accountId, "disconnected", "The account does not exist.");
   if (row.status === "disconnected" || row.id === null) {
     throw new AccountUnavailableError(accountId, "disconnected", "The account is disconnected.");

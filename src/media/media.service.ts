@@ -61,6 +61,7 @@ export type MediaRecord = {
  */
 export async function findMedia(tx: Tx, store: MediaStore, ids: string[]): Promise<Map<string, MediaRecord>> {
   const wanted = [...new Set(ids.filter(isUuid).map((id) => id.toLowerCase()))];
+  if (wanted.length === 0) return new Map();
   const rows = await repo.findMediaRows(tx, wanted);
   return new Map(rows.map((row) => [row.id, toRecord(row, store)]));
 }

@@ -18,7 +18,12 @@
  * or its worker's heartbeat stops.
  */
 import type pg from "pg";
-import { AccountUnavailableError, withAccountTokens } from "../accounts/credentials.js";
+import {
+  ACCOUNT_CREDENTIAL_SQL,
+  type AccountCredentialRow,
+  AccountUnavailableError,
+  withAccountTokens,
+} from "../accounts/credentials.js";
 import { type AuditContext, recordAudit, SYSTEM } from "../audit/audit.js";
 import type { Config } from "../config.js";
 import { withWorkspace } from "../db/tenant.js";
@@ -80,6 +85,7 @@ type Claimed = {
   firstAttemptAt: Date;
   uncertain: boolean;
   progress: Record<string, unknown>;
+  credential: AccountCredentialRow | undefined;
   request: Omit<PublishRequest, "tokens" | "checkpoint" | "log">;
 };
 
@@ -175,17 +181,24 @@ async function claim(deps: DeliveryDeps, workspaceId: string, targetId: string):
       );
     }
     const attemptNo = row.attempts + 1;
+    // The claim and its attempt row in one statement, and the account's credential read in the
+    // same round trip's transaction: publishing needs no other query before the platform call.
     const { rows: updated } = await tx.query<{ first_attempt_at: Date }>(
-      `update post_targets set status = 'publishing', lease_until = now() + $2 * interval '1 second',
-         attempts = $3, first_attempt_at = coalesce(first_attempt_at, now()), uncertain = uncertain or $4,
-         next_attempt_at = null, updated_at = now()
-       where id = $1 returning first_attempt_at`,
-      [targetId, leaseSeconds, attemptNo, row.resumed],
+      `with claimed as (
+         update post_targets set status = 'publishing', lease_until = now() + $2 * interval '1 second',
+           attempts = $3, first_attempt_at = coalesce(first_attempt_at, now()), uncertain = uncertain or $4,
+           next_attempt_at = null, updated_at = now()
+         where id = $1 returning first_attempt_at
+       ), attempt as (
+         insert into publish_attempts (workspace_id, target_id, attempt, platform, worker_id, lateness_ms)
+         values ($5, $1, $3, $6, $7, greatest(0, round(extract(epoch from (now() - $8::timestamptz)) * 1000)))
+       )
+       select first_attempt_at from claimed`,
+      [targetId, leaseSeconds, attemptNo, row.resumed, workspaceId, row.platform, deps.workerId, row.due],
     );
-    await tx.query(
-      `insert into publish_attempts (workspace_id, target_id, attempt, platform, worker_id, lateness_ms)
-       values ($1, $2, $3, $4, $5, greatest(0, round(extract(epoch from (now() - $6::timestamptz)) * 1000)))`,
-      [workspaceId, targetId, attemptNo, row.platform, deps.workerId, row.due],
+    const { rows: credentials } = await tx.query<AccountCredentialRow>(
+      `${ACCOUNT_CREDENTIAL_SQL} where a.id = $1`,
+      [row.account_id],
     );
     const content = effectiveContent(row.content, row.overrides);
     const media = await findMedia(tx, deps.mediaStore, content.mediaIds);
@@ -224,6 +237,7 @@ async function claim(deps: DeliveryDeps, workspaceId: string, targetId: string):
       firstAttemptAt,
       uncertain: row.uncertain || row.resumed,
       progress: row.progress,
+      credential: credentials[0],
       request: {
         account: { platformAccountId: row.platform_account_id, metadata: row.metadata },
         content: {
@@ -293,6 +307,7 @@ async function attempt(
         return { kind: "published", published, already: false };
       },
       SYSTEM,
+      claimed.credential,
     );
   } catch (error) {
     return classify(error, claimed.platform, log);
@@ -406,8 +421,15 @@ async function finish(
         ? "scheduled"
         : outcome;
   await withWorkspace(deps.pool, workspaceId, async (tx) => {
+    // The target (fenced by the attempt number) and its attempt row, in one statement.
+    const failure = result.kind === "error" ? result : null;
     const fenced = await tx.query(
-      `update post_targets set status = $3, lease_until = null, next_attempt_at = $4, uncertain = $5,
+      `with attempt as (
+         update publish_attempts set ended_at = now(), outcome = $10, latency_ms = $11, http_status = $12,
+           platform_code = $13, platform_subcode = $14, error_message = $15
+         where target_id = $1 and attempt = $2
+       )
+       update post_targets set status = $3, lease_until = null, next_attempt_at = $4, uncertain = $5,
          platform_post_id = coalesce($6, platform_post_id), platform_url = coalesce($7, platform_url),
          published_at = case when $3 = 'published' then now() end, error_code = $8, error_message = $9,
          updated_at = now()
@@ -422,16 +444,6 @@ async function finish(
         published?.url ?? null,
         error?.code ?? null,
         error?.message.slice(0, 2000) ?? null,
-      ],
-    );
-    const failure = result.kind === "error" ? result : null;
-    await tx.query(
-      `update publish_attempts set ended_at = now(), outcome = $3, latency_ms = $4, http_status = $5,
-         platform_code = $6, platform_subcode = $7, error_message = $8
-       where target_id = $1 and attempt = $2`,
-      [
-        claimed.targetId,
-        claimed.attempt,
         failure?.ambiguous && outcome === "retry" ? "ambiguous" : outcome,
         latencyMs,
         failure?.httpStatus ?? null,
