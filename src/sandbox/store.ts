@@ -15,8 +15,12 @@ import { type FaultSettings, FaultSettingsSchema, NO_FAULTS } from "./faults.js"
 import { Identity, type Lifetimes } from "./identity.js";
 import { LEDGER_OUTCOMES, PostStore } from "./posts.js";
 
-/** A throttle, not a reset-on-change debounce: under constant load a debounce would never save. */
-const SAVE_DELAY_MS = 200;
+/**
+ * A throttle, not a reset-on-change debounce: under constant load a debounce would never save.
+ * The wait grows with the state: ten times as long as the last save took (between 200 ms and 5 s),
+ * so that saving a large feed under load costs at most about a tenth of a core.
+ */
+const SAVE_DELAY_MS = { min: 200, max: 5000, factor: 10 };
 
 const Millis = z.number();
 
@@ -94,6 +98,7 @@ export class SandboxStore {
   private saveTimer: NodeJS.Timeout | undefined;
   private saving: Promise<void> | undefined;
   private dirty = false;
+  private lastSaveMs = 0;
 
   private constructor(private readonly options: StoreOptions) {
     const changed = () => this.changed();
@@ -144,10 +149,13 @@ export class SandboxStore {
     if (!this.options.persistFile) return;
     this.dirty = true;
     if (this.saveTimer || this.saving) return;
-    this.saveTimer = setTimeout(() => {
-      this.saveTimer = undefined;
-      void this.save();
-    }, SAVE_DELAY_MS);
+    this.saveTimer = setTimeout(
+      () => {
+        this.saveTimer = undefined;
+        void this.save();
+      },
+      Math.min(SAVE_DELAY_MS.max, Math.max(SAVE_DELAY_MS.min, this.lastSaveMs * SAVE_DELAY_MS.factor)),
+    );
     this.saveTimer.unref();
   }
 
@@ -155,8 +163,12 @@ export class SandboxStore {
     const file = this.options.persistFile;
     if (!file) return Promise.resolve();
     this.dirty = false;
+    const started = performance.now();
     const json = JSON.stringify(this.snapshot());
     this.saving = writeAtomically(file, json)
+      .then(() => {
+        this.lastSaveMs = performance.now() - started;
+      })
       .catch((error: unknown) => {
         this.options.log.error({ err: error, file }, "sandbox: could not save the state file");
       })
