@@ -68,7 +68,9 @@ export function apiRoutes(ctx: SandboxContext): FastifyPluginAsync {
     );
     // Herald's per-address rate limit does not apply: this stands for a remote platform, whose
     // limits are the injected 429s, and Herald's own benchmarks call it from one address.
-    const options = { schema: { hide: true }, config: { rateLimit: false } } as const;
+    // Its requests log at warn and above only: Herald logs each call it makes ("platform call"),
+    // and a second line per call from the pretend platform would double the log of publishing.
+    const options = { schema: { hide: true }, config: { rateLimit: false }, logLevel: "warn" } as const;
 
     app.get("/api/me/accounts", options, async (request) => {
       const grant = authenticate(request);

@@ -8,7 +8,10 @@ export function graphileLogger(log: Logger): GraphileLogger {
   return new GraphileLogger((scope) => {
     const child = log.child({ component: "graphile-worker", ...scope });
     return (level, message, meta) => {
-      child[LEVELS[level]](meta ?? {}, message);
+      // One line per finished job, with the whole job, would double the log volume of publishing:
+      // each task logs its own outcome (delivery.ts "publish attempt"). Kept at debug.
+      const quiet = level === "info" && message.startsWith("Completed task");
+      child[quiet ? "debug" : LEVELS[level]](meta ?? {}, message);
     };
   });
 }
