@@ -76,7 +76,7 @@ export function sandboxRoutes(options: SandboxOptions): FastifyPluginAsync {
           clearTimeout(held.get(response));
           held.delete(response);
         });
-        reply.log.info({ hangMs: ms }, "sandbox: post created, holding the response (timeout after create)");
+        reply.log.warn({ hangMs: ms }, "sandbox: post created, holding the response (timeout after create)");
       },
     };
 
