@@ -270,7 +270,7 @@ describe("validation", () => {
       clientId: otherClient,
       content: { text: "x".repeat(501) },
       targets: [{ accountId: accounts[0]?.id }, { accountId: "00000000-0000-4000-8000-000000000000" }],
-      publishAt: inSeconds(3600),
+      publishAt: inSeconds(-3600),
     });
     const problem = expectProblem(response, 422, "HERALD_POST_INVALID");
     const found = (problem.errors ?? []).map((e) => `${e.path} ${e.rule}`);
@@ -279,6 +279,7 @@ describe("validation", () => {
         "body.targets.0.accountId account_not_linked",
         "body.targets.0.text text_too_long",
         "body.targets.1.accountId not_found",
+        "body.publishAt in_the_past",
       ]),
     );
     const tooLong = problem.errors?.find((e) => e.rule === "text_too_long");

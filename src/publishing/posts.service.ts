@@ -124,7 +124,8 @@ async function check(tx: Tx, access: WorkspaceAccess, deps: PostDeps, draft: Dra
 
 export async function validatePost(tx: Tx, access: WorkspaceAccess, deps: PostDeps, body: PostCreate) {
   const { problems, results } = await check(tx, access, deps, draftOf(body), true);
-  return { valid: problems.length === 0, errors: problems, targets: results };
+  const errors = [...problems, ...(await timing(tx, deps, body)).errors];
+  return { valid: errors.length === 0, errors, targets: results };
 }
 
 const draftOf = (body: {
@@ -160,6 +161,20 @@ async function dueTime(
   return at < now ? now : at;
 }
 
+/** dueTime, with its problem returned beside the other problems rather than thrown alone. */
+async function timing(
+  tx: Tx,
+  deps: PostDeps,
+  body: { publishAt?: string | undefined; publishNow?: true | undefined },
+): Promise<{ at: Date | null; errors: FieldError[] }> {
+  try {
+    return { at: await dueTime(tx, deps, body), errors: [] };
+  } catch (error) {
+    if (error instanceof PostInvalidError) return { at: null, errors: error.errors ?? [] };
+    throw error;
+  }
+}
+
 async function requiresApproval(tx: Tx, clientId: string | null): Promise<boolean> {
   if (clientId === null) return false;
   const { rows } = await tx.query<{ requires_approval: boolean }>(
@@ -183,8 +198,9 @@ export async function createPost(
   const draft = draftOf(body);
   const isDraft = body.draft === true;
   const { problems, accounts } = await check(tx, access, deps, draft, !isDraft);
-  if (problems.length > 0) throw new PostInvalidError(problems);
-  const publishAt = await dueTime(tx, deps, body);
+  const when = await timing(tx, deps, body);
+  if (problems.length + when.errors.length > 0) throw new PostInvalidError([...problems, ...when.errors]);
+  const publishAt = when.at;
   const approval = !isDraft && (await requiresApproval(tx, draft.clientId));
   const { principal } = access;
   const postId = await repo.insertPost(tx, access.workspaceId, {
@@ -330,14 +346,14 @@ export async function updatePost(
     targets: nextTargets,
   };
   const { problems, accounts } = await check(tx, access, deps, draft, !isDraft);
-  if (problems.length > 0) throw new PostInvalidError(problems);
-
-  const publishAt =
+  const when =
     body.publishAt !== undefined || body.publishNow
-      ? await dueTime(tx, deps, body)
+      ? await timing(tx, deps, body)
       : row.publish_at === null
-        ? null
-        : await dueTime(tx, deps, { publishAt: row.publish_at.toISOString() });
+        ? { at: null, errors: [] }
+        : await timing(tx, deps, { publishAt: row.publish_at.toISOString() });
+  if (problems.length + when.errors.length > 0) throw new PostInvalidError([...problems, ...when.errors]);
+  const publishAt = when.at;
   if (!isDraft && publishAt === null)
     throw new PostInvalidError([
       {
