@@ -150,12 +150,17 @@ async function allFinal(postIds: string[]) {
 describe("creating posts", () => {
   it("schedules one target per account, publishes each once at its time, and records the attempt", async () => {
     const since = await dbNow();
-    const response = await createPost({
-      clientId,
-      content: { text: "Hello from Herald", link: "https://example.com/menu" },
-      targets: accounts.map((a) => ({ accountId: a.id })),
-      publishAt: inSeconds(1),
-    });
+    const requestId = `req-${randomBytes(6).toString("hex")}`;
+    const response = await createPost(
+      {
+        clientId,
+        content: { text: "Hello from Herald", link: "https://example.com/menu" },
+        targets: accounts.map((a) => ({ accountId: a.id })),
+        publishAt: inSeconds(1),
+      },
+      owner,
+      { "x-request-id": requestId },
+    );
     expect(response.statusCode).toBe(201);
     const post = response.json();
     expect(post.status).toBe("scheduled");
@@ -182,13 +187,17 @@ describe("creating posts", () => {
     expect(created.map((entry) => entry.outcome)).toEqual(["created", "created"]);
     expect(new Set(created.map((entry) => entry.idempotencyKey)).size).toBe(2);
 
-    const actions = await asOwner(t.db.url, async (client) => {
-      const { rows } = await client.query<{ action: string }>(
-        "select action from audit_events where workspace_id = $1 and created_at >= $2 order by created_at",
+    const events = await asOwner(t.db.url, async (client) => {
+      const { rows } = await client.query<{ action: string; request_id: string | null }>(
+        "select action, request_id from audit_events where workspace_id = $1 and created_at >= $2 order by created_at",
         [workspaceId, since],
       );
-      return rows.map((row) => row.action);
+      return rows;
     });
+    const actions = events.map((event) => event.action);
+    // The worker's events carry the id of the request that created the post: one story per post.
+    const published = events.filter((event) => event.action === "post_published");
+    expect(published.map((event) => event.request_id)).toEqual([requestId, requestId]);
     expect(actions.filter((a) => a.startsWith("post_"))).toEqual([
       "post_created",
       "post_scheduled",

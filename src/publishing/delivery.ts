@@ -86,6 +86,8 @@ type Claimed = {
   uncertain: boolean;
   progress: Record<string, unknown>;
   credential: AccountCredentialRow | undefined;
+  /** The id of the request that created the post: logs and audit events of its publishing carry it. */
+  correlationId: string | null;
   request: Omit<PublishRequest, "tokens" | "checkpoint" | "log">;
 };
 
@@ -117,9 +119,12 @@ export async function publishTarget(
     return "skipped";
   }
   const adapter = deps.registry.adapter(claimed.platform);
+  const traced = claimed.correlationId
+    ? log.child({ correlationId: claimed.correlationId, postId: claimed.postId })
+    : log;
   const started = performance.now();
   const result = adapter
-    ? await attempt(deps, job.workspaceId, claimed, adapter, log)
+    ? await attempt(deps, job.workspaceId, claimed, adapter, traced)
     : errorResult(
         false,
         false,
@@ -127,7 +132,7 @@ export async function publishTarget(
         `${platformName(claimed.platform)} is not configured on this Herald.`,
       );
   const latencyMs = Math.round(performance.now() - started);
-  return finish(deps, job.workspaceId, claimed, adapter, result, latencyMs, log);
+  return finish(deps, job.workspaceId, claimed, adapter, result, latencyMs, traced);
 }
 
 async function claim(deps: DeliveryDeps, workspaceId: string, targetId: string): Promise<Claimed | null> {
@@ -150,8 +155,9 @@ async function claim(deps: DeliveryDeps, workspaceId: string, targetId: string):
       progress: Record<string, unknown>;
       platform_account_id: string;
       metadata: Record<string, string>;
+      request_id: string | null;
     }>(
-      `select t.status, t.attempts, t.attempts_before_retry, t.uncertain, t.post_id, p.client_id, t.account_id,
+      `select t.status, t.attempts, t.attempts_before_retry, t.uncertain, t.post_id, p.client_id, p.request_id, t.account_id,
               t.platform, t.overrides, p.content, t.progress, a.platform_account_id, a.metadata,
               coalesce(t.next_attempt_at, t.publish_at) as due,
               (t.status = 'scheduled' and t.publish_at <= now() + interval '1 second'
@@ -238,6 +244,7 @@ async function claim(deps: DeliveryDeps, workspaceId: string, targetId: string):
       uncertain: row.uncertain || row.resumed,
       progress: row.progress,
       credential: credentials[0],
+      correlationId: row.request_id,
       request: {
         account: { platformAccountId: row.platform_account_id, metadata: row.metadata },
         content: {
@@ -495,7 +502,7 @@ async function record(
   };
   const action =
     status === "published" ? "post_published" : status === "failed" ? "post_failed" : "post_unconfirmed";
-  const context: AuditContext = SYSTEM;
+  const context: AuditContext = { ...SYSTEM, requestId: claimed.correlationId };
   await recordAudit(tx, workspaceId, context, {
     action,
     outcome: status === "published" ? "success" : "failure",

@@ -135,11 +135,12 @@ export async function insertPost(
     approval: PostRow["approval"];
     createdBy: string | null;
     createdByKey: string | null;
+    requestId: string | null;
   },
 ): Promise<string> {
   const { rows } = await tx.query<{ id: string }>(
-    `insert into posts (workspace_id, client_id, content, publish_at, approval, created_by, created_by_key)
-     values ($1, $2, $3, $4, $5, $6, $7) returning id`,
+    `insert into posts (workspace_id, client_id, content, publish_at, approval, created_by, created_by_key, request_id)
+     values ($1, $2, $3, $4, $5, $6, $7, $8) returning id`,
     [
       workspaceId,
       post.clientId,
@@ -148,6 +149,7 @@ export async function insertPost(
       post.approval,
       post.createdBy,
       post.createdByKey,
+      post.requestId?.slice(0, 128) ?? null,
     ],
   );
   return (rows[0] as { id: string }).id;

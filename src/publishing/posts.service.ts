@@ -210,6 +210,7 @@ export async function createPost(
     approval: approval ? "pending" : "none",
     createdBy: principal.kind === "user" ? principal.userId : null,
     createdByKey: principal.kind === "api_key" ? principal.keyId : null,
+    requestId: access.audit.requestId,
   });
   await repo.upsertTargets(
     tx,

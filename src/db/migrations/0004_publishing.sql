@@ -57,6 +57,8 @@ create table posts (
   created_by_key uuid,
   -- bumped by every edit: approvals and responses name the version they saw
   version integer not null default 1,
+  -- the request that created the post: its publish jobs log and audit under the same id
+  request_id text check (length(request_id) <= 128),
   created_at timestamptz not null default now(),
   updated_at timestamptz not null default now(),
   unique (workspace_id, id)
