@@ -105,6 +105,8 @@ const EnvSchema = z
     HERALD_PUBLISH_PLATFORM_CONCURRENCY: optional(positiveInt.max(1000)),
     HERALD_PUBLISH_GRACE_SECONDS: optional(z.coerce.number().int().min(0).max(3600)),
     HERALD_WEBHOOK_MAX_ATTEMPTS: optional(positiveInt.max(50)),
+    HERALD_METRICS_TOKEN: optional(z.string().min(16, "must be at least 16 characters").max(200)),
+    HERALD_METRICS_PORT: optional(port),
     HERALD_ENCRYPTION_KEYS: optional(
       z.string().transform((value, ctx) => {
         try {
@@ -150,6 +152,7 @@ const SECRET_VARIABLES = new Set([
   "HERALD_SANDBOX_CLIENT_SECRET",
   "HERALD_FACEBOOK_APP_SECRET",
   "HERALD_S3_SECRET_ACCESS_KEY",
+  "HERALD_METRICS_TOKEN",
 ]);
 
 export type Config = {
@@ -225,6 +228,12 @@ export type Config = {
     graceSeconds: number;
   };
   webhooks: { maxAttempts: number };
+  metrics: {
+    /** When set, `/metrics` requires `Authorization: Bearer <token>`; unset: open. */
+    token: string | undefined;
+    /** Where a separate worker process (`herald worker`) serves its `/metrics`; unset: it does not. */
+    workerPort: number | undefined;
+  };
   /** Unset: generated once into `dataDir` (src/vault/keyring.ts). The first key encrypts. */
   encryptionKeys: VaultKey[] | undefined;
   audit: {
@@ -297,6 +306,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
       graceSeconds: e.HERALD_PUBLISH_GRACE_SECONDS ?? 60,
     },
     webhooks: { maxAttempts: e.HERALD_WEBHOOK_MAX_ATTEMPTS ?? 10 },
+    metrics: { token: e.HERALD_METRICS_TOKEN, workerPort: e.HERALD_METRICS_PORT },
     audit: {
       archiveAfterDays: e.HERALD_AUDIT_ARCHIVE_AFTER ?? 365,
       purgeAfterDays: e.HERALD_AUDIT_PURGE_AFTER ?? 2557,

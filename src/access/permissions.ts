@@ -53,6 +53,8 @@ export const PERMISSIONS = {
   "media:read": { roles: EVERYONE, scopes: ["posts:read", "posts:write"] },
   "media:write": { roles: ["owner", "admin", "manager", "editor"], scopes: ["posts:write"] },
   "webhooks:manage": { roles: ADMINS, scopes: ["admin"] },
+  // Workspace-wide publish figures (GET /monitoring/health): staff only, a client user sees one client.
+  "monitoring:read": { roles: STAFF, scopes: ["monitoring:read"] },
 } as const satisfies Record<string, Rule>;
 
 export type Permission = keyof typeof PERMISSIONS;

@@ -27,7 +27,9 @@ import { clientsRoutes } from "../clients/clients.routes.js";
 import { connectionsRoutes } from "../connections/connections.routes.js";
 import { RateLimitedError } from "../errors.js";
 import { mediaRoutes } from "../media/media.routes.js";
+import { metrics, metricsRoutes } from "../observability/metrics.js";
 import { membersRoutes } from "../members/members.routes.js";
+import { healthRoutes } from "../observability/health.routes.js";
 import { providersRoutes } from "../providers/providers.routes.js";
 import { postsRoutes } from "../publishing/posts.routes.js";
 import { sandboxRoutes } from "../sandbox/sandbox.js";
@@ -122,6 +124,12 @@ export async function buildApp(deps: AppDeps) {
   app.addHook("onRequest", async (request, reply) => {
     reply.header("x-request-id", request.id);
   });
+  // Route patterns, never URLs: ids in paths would make a series per post.
+  app.addHook("onResponse", async (request, reply) => {
+    metrics.httpRequest(request.method, request.routeOptions.url, reply.statusCode, reply.elapsedTime / 1000);
+  });
+  const unwatchQueue = metrics.watchQueue(deps.pool);
+  app.addHook("onClose", async () => unwatchQueue());
   // preParsing: after the rate limiter (a route-level onRequest hook) and before the body is read.
   const readSession = await createSessionReader(deps.pool, deps.auth, deps.authSecret);
   const authenticate = createAuthenticateHook({
@@ -135,6 +143,7 @@ export async function buildApp(deps: AppDeps) {
   });
 
   await app.register(opsRoutes(deps));
+  await app.register(metricsRoutes({ token: config.metrics.token }));
   await app.register(authRoutes(deps, readSession));
   await app.register(workspacesRoutes(deps));
   await app.register(membersRoutes(deps));
@@ -147,6 +156,7 @@ export async function buildApp(deps: AppDeps) {
   await app.register(mediaRoutes(deps));
   await app.register(postsRoutes(deps));
   await app.register(webhooksRoutes(deps));
+  await app.register(healthRoutes(deps));
 
   if (config.sandbox.mounted) {
     const { clientId, clientSecret, accessTokenTtlSeconds } = config.sandbox;
