@@ -14,6 +14,7 @@ import { migrate } from "./db/migrate.js";
 import { APP_ROLE, createAppPool, createOwnerClient } from "./db/pool.js";
 import { buildApp } from "./http/app.js";
 import type { Logger } from "./observability/logger.js";
+import { startMetricsServer } from "./observability/metrics.js";
 import { createRegistry } from "./providers/registry.js";
 import { loadOrCreateAuthSecret } from "./secrets.js";
 import { loadVault } from "./vault/keyring.js";
@@ -87,6 +88,16 @@ export async function runRole(role: Role, config: Config, log: Logger): Promise<
         config,
       });
       started.push({ name: "worker", stop: () => worker.stop() });
+      // In `herald start` the HTTP app's /metrics serves the same registry.
+      if (role === "worker" && config.metrics.workerPort !== undefined) {
+        const server = await startMetricsServer({
+          host: config.host,
+          port: config.metrics.workerPort,
+          token: config.metrics.token,
+          log,
+        });
+        started.push({ name: "metrics server", stop: () => server.close() });
+      }
     }
 
     if (role === "start" || role === "server") {

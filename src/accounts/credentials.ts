@@ -11,6 +11,7 @@ import type pg from "pg";
 import { type AuditContext, recordAudit } from "../audit/audit.js";
 import { type Tx, withWorkspace } from "../db/tenant.js";
 import type { Logger } from "../observability/logger.js";
+import { metrics } from "../observability/metrics.js";
 import { ProviderError, type Tokens, TransportError } from "../providers/provider.js";
 import type { Registry } from "../providers/registry.js";
 import { type Vault, VaultError } from "../vault/vault.js";
@@ -190,6 +191,7 @@ async function refreshLocked(
     if (!adapter || (adapter.refreshWindowSeconds === null && !options.force))
       return { outcome: "not_refreshable" };
     if (options.seenUpdatedAt && row.updated_at.getTime() > options.seenUpdatedAt.getTime()) {
+      metrics.tokenRefresh(row.platform, "fresh");
       return { outcome: "fresh", tokens: tokensOf(deps.vault, row) };
     }
     const window = (adapter.refreshWindowSeconds ?? 0) * 1000;
@@ -242,6 +244,7 @@ async function refreshLocked(
           },
         });
       }
+      metrics.tokenRefresh(row.platform, "failed");
       return { outcome: "failed", reason };
     }
     await saveCredential(tx, deps.vault, workspaceId, {
@@ -266,6 +269,7 @@ async function refreshLocked(
         },
       });
     }
+    metrics.tokenRefresh(row.platform, "refreshed");
     return { outcome: "refreshed", tokens };
   });
 }

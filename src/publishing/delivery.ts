@@ -30,6 +30,7 @@ import { withWorkspace } from "../db/tenant.js";
 import { findMedia } from "../media/media.service.js";
 import type { MediaStore } from "../media/media.store.js";
 import type { Logger } from "../observability/logger.js";
+import { metrics } from "../observability/metrics.js";
 import {
   type ProviderAdapter,
   ProviderError,
@@ -83,6 +84,8 @@ type Claimed = {
   attempt: number;
   budgetUsed: number;
   firstAttemptAt: Date;
+  /** How long after its due time this attempt started (as recorded on its attempt row). */
+  latenessMs: number;
   uncertain: boolean;
   progress: Record<string, unknown>;
   credential: AccountCredentialRow | undefined;
@@ -189,7 +192,7 @@ async function claim(deps: DeliveryDeps, workspaceId: string, targetId: string):
     const attemptNo = row.attempts + 1;
     // The claim and its attempt row in one statement, and the account's credential read in the
     // same round trip's transaction: publishing needs no other query before the platform call.
-    const { rows: updated } = await tx.query<{ first_attempt_at: Date }>(
+    const { rows: updated } = await tx.query<{ first_attempt_at: Date; lateness_ms: number }>(
       `with claimed as (
          update post_targets set status = 'publishing', lease_until = now() + $2 * interval '1 second',
            attempts = $3, first_attempt_at = coalesce(first_attempt_at, now()), uncertain = uncertain or $4,
@@ -199,7 +202,9 @@ async function claim(deps: DeliveryDeps, workspaceId: string, targetId: string):
          insert into publish_attempts (workspace_id, target_id, attempt, platform, worker_id, lateness_ms)
          values ($5, $1, $3, $6, $7, greatest(0, round(extract(epoch from (now() - $8::timestamptz)) * 1000)))
        )
-       select first_attempt_at from claimed`,
+       select first_attempt_at,
+         greatest(0, round(extract(epoch from (now() - $8::timestamptz)) * 1000))::float8 as lateness_ms
+       from claimed`,
       [targetId, leaseSeconds, attemptNo, row.resumed, workspaceId, row.platform, deps.workerId, row.due],
     );
     const { rows: credentials } = await tx.query<AccountCredentialRow>(
@@ -231,7 +236,10 @@ async function claim(deps: DeliveryDeps, workspaceId: string, targetId: string):
         },
       ];
     });
-    const firstAttemptAt = (updated[0] as { first_attempt_at: Date }).first_attempt_at;
+    const { first_attempt_at: firstAttemptAt, lateness_ms: latenessMs } = updated[0] as {
+      first_attempt_at: Date;
+      lateness_ms: number;
+    };
     return {
       targetId,
       postId: row.post_id,
@@ -241,6 +249,7 @@ async function claim(deps: DeliveryDeps, workspaceId: string, targetId: string):
       attempt: attemptNo,
       budgetUsed: attemptNo - row.attempts_before_retry,
       firstAttemptAt,
+      latenessMs,
       uncertain: row.uncertain || row.resumed,
       progress: row.progress,
       credential: credentials[0],
@@ -467,6 +476,13 @@ async function finish(
     }
     if (outcome === "retry" && next) await addJobs(tx, workspaceId, [claimed.targetId], next);
     else await record(tx, workspaceId, claimed, status, published, error);
+  });
+  metrics.publishAttempt({
+    platform: claimed.platform,
+    outcome,
+    code: error?.code ?? (result.kind === "error" ? result.code : null),
+    latencyMs,
+    latenessMs: claimed.latenessMs,
   });
   log.info(
     {

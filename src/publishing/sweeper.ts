@@ -1,5 +1,5 @@
 /**
- * The publishing sweeper (`publish_sweep`, every minute and when a worker starts): nothing is lost.
+ * The publishing sweeper (`publish_sweep`, every 15 s, at each minute, and when a worker starts): nothing is lost.
  *
  * - A target left `publishing` by a worker that died (its lease expired, or its heartbeat
  *   stopped) gets a job again; the claim resumes it as an uncertain attempt (delivery.ts).

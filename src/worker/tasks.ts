@@ -34,6 +34,9 @@ declare global {
   }
 }
 
+/** How often the publish sweeper runs while workers live; the crontab's minute is the safety net. */
+const SWEEP_EVERY_MS = 15_000;
+
 /** graphile-worker crontab: minute hour day month weekday task. */
 export const CRONTAB = [
   "17 * * * * maintenance",
@@ -70,9 +73,16 @@ export function createTaskList(deps: TaskDeps): TaskList {
       const { workspaceId, targetId } = PublishPayload.parse(payload);
       await publishTarget(delivery, { workspaceId, targetId });
     },
-    /** Every minute: targets a dead worker left, and overdue ones, get their job again. */
-    publish_sweep: async () => {
+    /** Every 15 s: targets a dead worker left, and overdue ones, get their job again. */
+    publish_sweep: async (_payload, helpers) => {
       await sweepTargets(pool, log);
+      // And again in 15 s: one pending tick for all workers (the key replaces), so a dead worker's
+      // claims are resumed within seconds of its heartbeat going stale, not at the next minute.
+      await helpers.addJob(
+        "publish_sweep",
+        {},
+        { jobKey: "publish_sweep_tick", runAt: new Date(Date.now() + SWEEP_EVERY_MS) },
+      );
     },
     /** Hourly housekeeping of global tables: expired sessions, throttle windows, old heartbeats. */
     maintenance: async () => {

@@ -7,6 +7,7 @@ import type pg from "pg";
 import { startSealer } from "../audit/sealer.js";
 import type { Config } from "../config.js";
 import type { Logger } from "../observability/logger.js";
+import { metrics } from "../observability/metrics.js";
 import type { Registry } from "../providers/registry.js";
 import type { Vault } from "../vault/vault.js";
 import { graphileLogger } from "./graphile-logger.js";
@@ -47,14 +48,16 @@ export async function startWorker(options: {
   });
   // A worker that starts sweeps at once rather than at the next minute: after a crash, what the
   // dead process left is resumed as soon as it can be.
-  if (!options.tasks) await runner.addJob("publish_sweep", {}, { jobKey: "publish_sweep_on_start" });
+  if (!options.tasks) await runner.addJob("publish_sweep", {}, { jobKey: "publish_sweep_tick" });
   const sealer = startSealer(pool, log);
+  const unwatchQueue = metrics.watchQueue(pool);
   log.info({ workerId: heartbeat.workerId, concurrency }, "worker started");
   return {
     workerId: heartbeat.workerId,
     async stop() {
       // Running jobs finish; no new ones start.
       await runner.stop();
+      unwatchQueue();
       await sealer.stop();
       await heartbeat.stop();
       log.info({ workerId: heartbeat.workerId }, "worker stopped");
