@@ -105,8 +105,11 @@ const EnvSchema = z
     HERALD_PUBLISH_PLATFORM_CONCURRENCY: optional(positiveInt.max(1000)),
     HERALD_PUBLISH_GRACE_SECONDS: optional(z.coerce.number().int().min(0).max(3600)),
     HERALD_WEBHOOK_MAX_ATTEMPTS: optional(positiveInt.max(50)),
+    HERALD_SMTP_URL: optional(z.url({ protocol: /^smtps?$/, error: "must be an smtp:// or smtps:// URL" })),
+    HERALD_SMTP_FROM: optional(z.string().min(3).max(320)),
     HERALD_METRICS_TOKEN: optional(z.string().min(16, "must be at least 16 characters").max(200)),
     HERALD_METRICS_PORT: optional(port),
+    CRON_SECRET: optional(z.string().min(16, "must be at least 16 characters").max(200)),
     HERALD_ENCRYPTION_KEYS: optional(
       z.string().transform((value, ctx) => {
         try {
@@ -153,6 +156,8 @@ const SECRET_VARIABLES = new Set([
   "HERALD_FACEBOOK_APP_SECRET",
   "HERALD_S3_SECRET_ACCESS_KEY",
   "HERALD_METRICS_TOKEN",
+  "CRON_SECRET",
+  "HERALD_SMTP_URL",
 ]);
 
 export type Config = {
@@ -228,6 +233,10 @@ export type Config = {
     graceSeconds: number;
   };
   webhooks: { maxAttempts: number };
+  /** Email notifications (src/notifications); url unset: email channels' deliveries fail. */
+  smtp: { url: string | undefined; from: string };
+  /** Bearer secret of `POST /api/v1/cron/*`; unset: those endpoints answer 404. */
+  cronSecret: string | undefined;
   metrics: {
     /** When set, `/metrics` requires `Authorization: Bearer <token>`; unset: open. */
     token: string | undefined;
@@ -306,6 +315,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
       graceSeconds: e.HERALD_PUBLISH_GRACE_SECONDS ?? 60,
     },
     webhooks: { maxAttempts: e.HERALD_WEBHOOK_MAX_ATTEMPTS ?? 10 },
+    smtp: { url: e.HERALD_SMTP_URL, from: e.HERALD_SMTP_FROM ?? "Herald <herald@localhost>" },
+    cronSecret: e.CRON_SECRET,
     metrics: { token: e.HERALD_METRICS_TOKEN, workerPort: e.HERALD_METRICS_PORT },
     audit: {
       archiveAfterDays: e.HERALD_AUDIT_ARCHIVE_AFTER ?? 365,

@@ -35,6 +35,9 @@ type Ids = {
   postId: string;
   mediaId: string;
   webhookId: string;
+  ruleId: string;
+  alertId: string;
+  channelId: string;
 };
 
 /** Path parameters that are not ids: the same in every attempt. */
@@ -55,49 +58,69 @@ async function tenant(name: string): Promise<Tenant> {
     scopes: ["admin"],
   });
   // An account and a pending selection, written directly: connecting is tested elsewhere.
-  const { accountId, pendingId, postId, mediaId, webhookId } = await asOwner(t.db.url, async (owner) => {
-    const credential = await owner.query<{ id: string }>(
-      `insert into account_credentials (workspace_id, platform, subject, access_token, key_id)
+  const { accountId, pendingId, postId, mediaId, webhookId, ruleId, alertId, channelId } = await asOwner(
+    t.db.url,
+    async (owner) => {
+      const credential = await owner.query<{ id: string }>(
+        `insert into account_credentials (workspace_id, platform, subject, access_token, key_id)
        values ($1, 'sandbox', $2, '\\x01', 'k') returning id`,
-      [workspaceId, `user:${name}`],
-    );
-    const account = await owner.query<{ id: string }>(
-      `insert into social_accounts (workspace_id, platform, platform_account_id, name, status, credential_id)
+        [workspaceId, `user:${name}`],
+      );
+      const account = await owner.query<{ id: string }>(
+        `insert into social_accounts (workspace_id, platform, platform_account_id, name, status, credential_id)
        values ($1, 'sandbox', $2, $3, 'active', $4) returning id`,
-      [workspaceId, `acct_${name}`, `${name} page`, credential.rows[0]?.id],
-    );
-    const pending = await owner.query<{ id: string }>(
-      `insert into pending_connections (workspace_id, user_id, platform, accounts, credentials, key_id, expires_at)
+        [workspaceId, `acct_${name}`, `${name} page`, credential.rows[0]?.id],
+      );
+      const pending = await owner.query<{ id: string }>(
+        `insert into pending_connections (workspace_id, user_id, platform, accounts, credentials, key_id, expires_at)
        values ($1, $2, 'sandbox', '[]', '\\x01', 'k', now() + interval '1 hour') returning id`,
-      [workspaceId, session.userId],
-    );
-    const post = await owner.query<{ id: string }>(
-      "insert into posts (workspace_id, client_id, content) values ($1, $2, '{}') returning id",
-      [workspaceId, clientId],
-    );
-    await owner.query(
-      `insert into post_targets (workspace_id, post_id, account_id, platform, status)
+        [workspaceId, session.userId],
+      );
+      const post = await owner.query<{ id: string }>(
+        "insert into posts (workspace_id, client_id, content) values ($1, $2, '{}') returning id",
+        [workspaceId, clientId],
+      );
+      await owner.query(
+        `insert into post_targets (workspace_id, post_id, account_id, platform, status)
        values ($1, $2, $3, 'sandbox', 'draft')`,
-      [workspaceId, post.rows[0]?.id, account.rows[0]?.id],
-    );
-    const media = await owner.query<{ id: string }>(
-      `insert into media (workspace_id, kind, mime_type, size_bytes, sha256, storage_key)
+        [workspaceId, post.rows[0]?.id, account.rows[0]?.id],
+      );
+      const media = await owner.query<{ id: string }>(
+        `insert into media (workspace_id, kind, mime_type, size_bytes, sha256, storage_key)
        values ($1, 'image', 'image/png', 1, '\\x00', $2) returning id`,
-      [workspaceId, `fixture-${name}-${randomUUID()}.png`],
-    );
-    const webhook = await owner.query<{ id: string }>(
-      `insert into webhooks (workspace_id, url, events, secret, key_id)
+        [workspaceId, `fixture-${name}-${randomUUID()}.png`],
+      );
+      const webhook = await owner.query<{ id: string }>(
+        `insert into webhooks (workspace_id, url, events, secret, key_id)
        values ($1, 'https://example.com/hook', '{post.failed}', '\\x01', 'k') returning id`,
-      [workspaceId],
-    );
-    return {
-      accountId: account.rows[0]?.id ?? "",
-      pendingId: pending.rows[0]?.id ?? "",
-      postId: post.rows[0]?.id ?? "",
-      mediaId: media.rows[0]?.id ?? "",
-      webhookId: webhook.rows[0]?.id ?? "",
-    };
-  });
+        [workspaceId],
+      );
+      const channel = await owner.query<{ id: string }>(
+        `insert into notification_channels (workspace_id, kind, name, target)
+       values ($1, 'email', 'Ops', 'ops@example.com') returning id`,
+        [workspaceId],
+      );
+      const rule = await owner.query<{ id: string }>(
+        "select id from alert_rules where workspace_id = $1 order by created_at, id limit 1",
+        [workspaceId],
+      );
+      const alert = await owner.query<{ id: string }>(
+        `insert into alerts (workspace_id, rule_id, rule_name, metric, severity, scope_key, message)
+       values ($1, $2, 'R', 'publish_attempts', 'warning', 'workspace', 'fixture') returning id`,
+        [workspaceId, rule.rows[0]?.id],
+      );
+      return {
+        ruleId: rule.rows[0]?.id ?? "",
+        alertId: alert.rows[0]?.id ?? "",
+        accountId: account.rows[0]?.id ?? "",
+        pendingId: pending.rows[0]?.id ?? "",
+        postId: post.rows[0]?.id ?? "",
+        mediaId: media.rows[0]?.id ?? "",
+        webhookId: webhook.rows[0]?.id ?? "",
+        channelId: channel.rows[0]?.id ?? "",
+      };
+    },
+  );
   return {
     session,
     apiKey: key.json().secret,
@@ -111,6 +134,9 @@ async function tenant(name: string): Promise<Tenant> {
       postId,
       mediaId,
       webhookId,
+      ruleId,
+      alertId,
+      channelId,
     },
   };
 }

@@ -21,6 +21,8 @@ type Ids = {
   post: string;
   target: string;
   webhook: string;
+  rule: string;
+  channel: string;
 };
 
 /** One row per tenant table for a workspace, written as the owner. */
@@ -97,6 +99,22 @@ const FIXTURES: Record<string, (ids: Ids) => { sql: string; values: unknown[] }>
     sql: "insert into webhook_deliveries (workspace_id, webhook_id, event_type, message_id, payload) values ($1, $2, 'post.failed', 'msg', '{}')",
     values: [ids.workspace, ids.webhook],
   }),
+  notification_channels: (ids) => ({
+    sql: "insert into notification_channels (id, workspace_id, kind, name, target) values ($1, $2, 'email', 'Ops', 'ops@example.com')",
+    values: [ids.channel, ids.workspace],
+  }),
+  notification_deliveries: (ids) => ({
+    sql: "insert into notification_deliveries (workspace_id, channel_id, event_type, severity, message_id, payload) values ($1, $2, 'alert.fired', 'error', 'msg', '{}')",
+    values: [ids.workspace, ids.channel],
+  }),
+  alert_rules: (ids) => ({
+    sql: "insert into alert_rules (id, workspace_id, name, metric, window_seconds, comparison, threshold, severity) values ($1, $2, 'R', 'publish_attempts', 3600, '>', 1, 'info')",
+    values: [ids.rule, ids.workspace],
+  }),
+  alerts: (ids) => ({
+    sql: "insert into alerts (workspace_id, rule_id, rule_name, metric, severity, scope_key, message) values ($1, $2, 'R', 'publish_attempts', 'info', 'workspace', 'm')",
+    values: [ids.workspace, ids.rule],
+  }),
   api_keys: (ids) => ({
     sql: "insert into api_keys (workspace_id, name, secret_hash, prefix, scopes) values ($1, 'k', $2, 'hrld_x', '{admin}')",
     values: [ids.workspace, Buffer.from(randomUUID())],
@@ -115,6 +133,8 @@ const newIds = (): Ids => ({
   post: randomUUID(),
   target: randomUUID(),
   webhook: randomUUID(),
+  rule: randomUUID(),
+  channel: randomUUID(),
 });
 const a = newIds();
 const b = newIds();

@@ -55,6 +55,8 @@ export const PERMISSIONS = {
   "webhooks:manage": { roles: ADMINS, scopes: ["admin"] },
   // Workspace-wide publish figures (GET /monitoring/health): staff only, a client user sees one client.
   "monitoring:read": { roles: STAFF, scopes: ["monitoring:read"] },
+  // Alert rules and acknowledging alerts: managers and up; for programs, the admin scope only.
+  "monitoring:write": { roles: ["owner", "admin", "manager"], scopes: ["admin"] },
 } as const satisfies Record<string, Rule>;
 
 export type Permission = keyof typeof PERMISSIONS;

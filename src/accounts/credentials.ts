@@ -10,6 +10,7 @@ import { randomUUID } from "node:crypto";
 import type pg from "pg";
 import { type AuditContext, recordAudit } from "../audit/audit.js";
 import { type Tx, withWorkspace } from "../db/tenant.js";
+import { enqueueNotification } from "../notifications/notifications.service.js";
 import type { Logger } from "../observability/logger.js";
 import { metrics } from "../observability/metrics.js";
 import { ProviderError, type Tokens, TransportError } from "../providers/provider.js";
@@ -228,6 +229,13 @@ async function refreshLocked(
       for (const account of flagged.rows.filter((a) => !already.has(a.id))) {
         await enqueueWebhookEvent(tx, workspaceId, {
           type: "account.needs_reconnection",
+          data: { accountId: account.id, platform: account.platform, name: account.name, reason },
+        });
+        await enqueueNotification(tx, workspaceId, {
+          type: "account.needs_reconnection",
+          severity: "error",
+          title: `${account.name} (${account.platform}) needs reconnecting`,
+          text: reason,
           data: { accountId: account.id, platform: account.platform, name: account.name, reason },
         });
       }

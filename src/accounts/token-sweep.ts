@@ -7,6 +7,7 @@
 import type pg from "pg";
 import { recordAudit, SYSTEM } from "../audit/audit.js";
 import { withWorkspace } from "../db/tenant.js";
+import { enqueueNotification } from "../notifications/notifications.service.js";
 import type { Logger } from "../observability/logger.js";
 import { ProviderError, TransportError } from "../providers/provider.js";
 import type { Registry } from "../providers/registry.js";
@@ -122,6 +123,13 @@ async function updateAccessStatus(
       });
       await enqueueWebhookEvent(tx, workspaceId, {
         type: expired ? "account.needs_reconnection" : "account.expiring",
+        data: { accountId: account.id, platform: account.platform, name: account.name, reason },
+      });
+      await enqueueNotification(tx, workspaceId, {
+        type: expired ? "account.needs_reconnection" : "account.expiring",
+        severity: expired ? "error" : "warning",
+        title: `${account.name} (${account.platform}) ${expired ? "needs reconnecting" : "access is ending"}`,
+        text: reason,
         data: { accountId: account.id, platform: account.platform, name: account.name, reason },
       });
     }

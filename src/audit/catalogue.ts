@@ -63,10 +63,19 @@ export const AUDIT_ACTIONS = {
   },
   webhook_created: { severity: "medium", description: "an outbound webhook was added" },
   webhook_deleted: { severity: "medium", description: "an outbound webhook was removed" },
+  notification_channel_created: { severity: "medium", description: "a notification channel was added" },
+  notification_channel_deleted: { severity: "medium", description: "a notification channel was removed" },
   // security
   access_denied: { severity: "medium", description: "a member tried something their role does not allow" },
   cross_tenant_attempt: { severity: "high", description: "a request named an id of another workspace" },
   security_alert: { severity: "high", description: "a suspicious-activity rule fired" },
+  // alerting (src/alerts); an alert's severity maps to the event's
+  alert_fired: { severity: "medium", description: "an alert rule's condition became true: an alert opened" },
+  alert_acknowledged: { severity: "low", description: "a person acknowledged an alert" },
+  alert_resolved: { severity: "low", description: "an alert's condition cleared" },
+  alert_rule_created: { severity: "medium", description: "an alert rule was added" },
+  alert_rule_updated: { severity: "medium", description: "an alert rule was changed, enabled or disabled" },
+  alert_rule_deleted: { severity: "medium", description: "an alert rule was deleted" },
   // the audit trail itself
   audit_exported: { severity: "medium", description: "audit events were exported" },
   audit_erasure: { severity: "high", description: "a person's data was pseudonymised (GDPR)" },

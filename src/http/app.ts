@@ -19,6 +19,7 @@ import {
   type ZodTypeProvider,
 } from "fastify-type-provider-zod";
 import { accountsRoutes } from "../accounts/accounts.routes.js";
+import { alertsRoutes } from "../alerts/alerts.routes.js";
 import { apiKeysRoutes } from "../api-keys/api-keys.routes.js";
 import { auditRoutes } from "../audit/audit.routes.js";
 import { authRoutes } from "../auth/auth.routes.js";
@@ -28,6 +29,7 @@ import { connectionsRoutes } from "../connections/connections.routes.js";
 import { RateLimitedError } from "../errors.js";
 import { mediaRoutes } from "../media/media.routes.js";
 import { membersRoutes } from "../members/members.routes.js";
+import { notificationsRoutes } from "../notifications/notifications.routes.js";
 import { healthRoutes } from "../observability/health.routes.js";
 import { metrics, metricsRoutes } from "../observability/metrics.js";
 import { providersRoutes } from "../providers/providers.routes.js";
@@ -156,7 +158,9 @@ export async function buildApp(deps: AppDeps) {
   await app.register(mediaRoutes(deps));
   await app.register(postsRoutes(deps));
   await app.register(webhooksRoutes(deps));
+  await app.register(notificationsRoutes(deps));
   await app.register(healthRoutes(deps));
+  await app.register(alertsRoutes(deps));
 
   if (config.sandbox.mounted) {
     const { clientId, clientSecret, accessTokenTtlSeconds } = config.sandbox;

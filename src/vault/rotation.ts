@@ -19,6 +19,7 @@ const SECRETS = {
   pending_connections: ["credentials"],
   oauth_states: ["code_verifier"],
   webhooks: ["secret"],
+  notification_channels: ["secret"],
 } as const;
 
 type Kind = keyof typeof SECRETS;

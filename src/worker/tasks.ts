@@ -6,9 +6,11 @@ import type { TaskList } from "graphile-worker";
 import type pg from "pg";
 import { z } from "zod";
 import { sweepTokens } from "../accounts/token-sweep.js";
+import { evaluateAlerts } from "../alerts/evaluate.js";
 import { purgeExpiredThrottles } from "../auth/sign-in-throttle.js";
 import type { Config } from "../config.js";
 import { createMediaStore } from "../media/media.store.js";
+import { deliverNotification } from "../notifications/delivery.js";
 import type { Logger } from "../observability/logger.js";
 import type { Registry } from "../providers/registry.js";
 import { type DeliveryDeps, publishTarget } from "../publishing/delivery.js";
@@ -28,8 +30,10 @@ declare global {
       token_sweep: Record<string, never>;
       vault_rotate: Record<string, never>;
       deliver_webhook: { workspaceId: string; deliveryId: string };
+      deliver_notification: { workspaceId: string; deliveryId: string };
       publish_target: { workspaceId: string; targetId: string };
       publish_sweep: Record<string, never>;
+      alert_check: Record<string, never>;
     }
   }
 }
@@ -44,6 +48,7 @@ export const CRONTAB = [
   "*/5 * * * * token_sweep",
   "23 4 * * * vault_rotate",
   "* * * * * publish_sweep",
+  "* * * * * alert_check",
 ].join("\n");
 
 export type TaskDeps = {
@@ -127,6 +132,10 @@ export function createTaskList(deps: TaskDeps): TaskList {
     token_sweep: async () => {
       await sweepTokens(deps);
     },
+    /** Every minute: alert rules of every workspace (src/alerts); opened alerts are logged. */
+    alert_check: async () => {
+      await evaluateAlerts(pool, log);
+    },
     /** Daily: secrets still under an older key move to the current one. */
     vault_rotate: async () => {
       await reencryptSecrets(pool, deps.vault, log);
@@ -134,6 +143,10 @@ export function createTaskList(deps: TaskDeps): TaskList {
     /** One outbound webhook delivery; a failed attempt throws, so graphile-worker retries it. */
     deliver_webhook: async (payload, helpers) => {
       await deliverWebhook(deps, payload, helpers.job);
+    },
+    /** One notification to one channel (webhook, Slack, email); a failed attempt throws to retry. */
+    deliver_notification: async (payload, helpers) => {
+      await deliverNotification(deps, payload, helpers.job);
     },
   };
 }

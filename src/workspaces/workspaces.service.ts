@@ -2,6 +2,7 @@ import { randomBytes, randomUUID } from "node:crypto";
 import type pg from "pg";
 import type { Principal, UserPrincipal } from "../access/principal.js";
 import type { WorkspaceAccess } from "../access/workspace-access.js";
+import { createDefaultRules } from "../alerts/alerts.repository.js";
 import { type AuditContext, auditIn, recordAudit } from "../audit/audit.js";
 import { type Tx, withWorkspace } from "../db/tenant.js";
 import { ConflictError, isUniqueViolation, NotFoundError } from "../errors.js";
@@ -35,6 +36,7 @@ export async function createWorkspace(
           userId: user.userId,
           invitedBy: null,
         });
+        await createDefaultRules(tx, id);
         await recordAudit(tx, id, audit, {
           action: "workspace_created",
           target: { type: "workspace", id },
