@@ -665,3 +665,53 @@ describe("retention", () => {
     }
   });
 });
+
+describe("suspicious activity becomes an alert", () => {
+  it("three cross-tenant attempts open exactly one critical alert and one notification delivery", async () => {
+    const victimOwner = await signUp(t.app);
+    const victim = await createWorkspace(t.app, victimOwner, "Alerted victim");
+    await asOwner(t.db.url, (o) =>
+      o.query(
+        "insert into notification_channels (workspace_id, kind, name, target) values ($1, 'email', 'Ops', 'ops@example.com')",
+        [victim],
+      ),
+    );
+    const intruder = await signUp(t.app);
+    // Five probes: the rule fires at the third; the later ones open nothing more.
+    for (let i = 0; i < 5; i++) {
+      expect((await call(t.app, intruder, "GET", `/api/v1/workspaces/${victim}/clients`)).statusCode).toBe(
+        404,
+      );
+    }
+    const alerts = (await call(t.app, victimOwner, "GET", `/api/v1/workspaces/${victim}/alerts`)).json()
+      .items;
+    expect(alerts).toEqual([
+      expect.objectContaining({
+        ruleId: null,
+        ruleName: "Suspicious activity",
+        severity: "critical",
+        status: "firing",
+        scopeKey: "kind:repeated_cross_tenant_attempts",
+      }),
+    ]);
+    const deliveries = await asOwner(t.db.url, (o) =>
+      o.query("select event_type from notification_deliveries where workspace_id = $1", [victim]),
+    );
+    expect(deliveries.rows).toEqual([{ event_type: "alert.fired" }]);
+    // A second intruder crossing the threshold while the alert is open: still one open alert per kind.
+    const second = await signUp(t.app);
+    for (let i = 0; i < 3; i++) await call(t.app, second, "GET", `/api/v1/workspaces/${victim}/clients`);
+    const after = (await call(t.app, victimOwner, "GET", `/api/v1/workspaces/${victim}/alerts`)).json().items;
+    expect(after).toHaveLength(1);
+    // Acknowledging works as for rule alerts; the health of the victim's owner counts it.
+    const ack = await call(
+      t.app,
+      victimOwner,
+      "POST",
+      `/api/v1/workspaces/${victim}/alerts/${after[0].id}/acknowledge`,
+    );
+    expect(ack.json()).toMatchObject({ status: "acknowledged", acknowledgedBy: victimOwner.userId });
+    const health = (await call(t.app, victimOwner, "GET", "/api/v1/monitoring/health")).json();
+    expect(health.alerts.bySeverity.critical).toBe(1);
+  });
+});

@@ -127,7 +127,7 @@ describe("GET /api/v1/monitoring/health", () => {
     expect(body.database.latencyMs).toBeGreaterThanOrEqual(0);
     expect(body.migrations).toMatchObject({ ok: true, pending: [] });
     expect(body.migrations.applied).toBe(body.migrations.expected);
-    expect(body.alerts).toEqual({ open: null });
+    expect(body.alerts).toEqual({ open: 0, bySeverity: { info: 0, warning: 0, error: 0, critical: 0 } });
   });
 
   it("is ok while a worker runs, lists it, and down again once it stopped", async () => {
@@ -266,6 +266,27 @@ describe("publish figures", () => {
     expect(body.reasons).toContain("1 scheduled target(s) overdue by over 5 minutes");
     // Counts only: nothing of B's shows in A's figures.
     expect(body.publishing.workspaces.map((w: { workspaceId: string }) => w.workspaceId)).toEqual([a]);
+  });
+
+  it("counts open alerts of the caller's workspaces by severity; an open critical one is degraded", async () => {
+    const openAlert = (workspaceId: string, severity: string, status = "firing") =>
+      asOwner(t.db.url, (o) =>
+        o.query(
+          `insert into alerts (workspace_id, rule_id, rule_name, metric, severity, scope_key, status, message,
+                               acknowledged_at, resolved_at)
+           values ($1, gen_random_uuid(), 'Test', 'publish_attempts', $2, $3, $4, 'test',
+                   case when $4 = 'acknowledged' then now() end, case when $4 = 'resolved' then now() end)`,
+          [workspaceId, severity, `workspace:${randomBytes(4).toString("hex")}`, status],
+        ),
+      );
+    await openAlert(a, "warning");
+    await openAlert(a, "critical", "acknowledged");
+    await openAlert(a, "error", "resolved");
+    await openAlert(b, "critical");
+    await openAlert(b, "info");
+    const body = (await health(alice)).json();
+    expect(body.alerts).toEqual({ open: 2, bySeverity: { info: 0, warning: 1, error: 0, critical: 1 } });
+    expect(body.reasons).toContain("1 critical alert(s) open");
   });
 
   it("is degraded, not down, when a worker is live and only publishing suffers", async () => {

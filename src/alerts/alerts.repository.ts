@@ -32,7 +32,8 @@ const RuleRow = z.object({
 
 const AlertRow = z.object({
   id: z.uuid(),
-  rule_id: z.uuid(),
+  // null for built-in alerts without a rule (suspicious activity, migration 0008)
+  rule_id: z.uuid().nullable(),
   rule_name: z.string(),
   metric: z.string(),
   severity: z.enum(ALERT_SEVERITIES),

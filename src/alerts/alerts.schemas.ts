@@ -118,7 +118,7 @@ export type AlertRuleUpdate = z.infer<typeof AlertRuleUpdateSchema>;
 export const AlertSchema = z
   .object({
     id: z.uuid(),
-    ruleId: z.uuid(),
+    ruleId: z.uuid().nullable().describe("null for built-in suspicious-activity alerts, which have no rule"),
     ruleName: z.string(),
     metric: z.string(),
     severity: z.enum(ALERT_SEVERITIES),

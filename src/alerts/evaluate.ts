@@ -23,6 +23,7 @@ import type {
   RuleScope,
   SystemAlert,
 } from "./alerts.schemas.js";
+import { resolveQuietSuspiciousAlerts } from "./suspicious-alerts.js";
 
 /** No heartbeat younger than this: the system-wide "no live worker" alert (issue 6). */
 export const NO_LIVE_WORKER_MS = 2 * 60_000;
@@ -273,6 +274,7 @@ export async function evaluateWorkspace(tx: Tx, workspaceId: string) {
       });
     }
   }
+  resolved += await resolveQuietSuspiciousAlerts(tx, workspaceId);
   return { rulesEvaluated: rules.length, opened, resolved };
 }
 

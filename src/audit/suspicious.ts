@@ -1,8 +1,10 @@
 /**
  * Suspicious-activity rules: each raises one `security_alert` event when its threshold is reached
- * within its window (once, at the crossing, not on every event after it). The alerting issue turns
- * these events into notifications.
+ * within its window (once, at the crossing, not on every event after it). One raised in a workspace
+ * also opens a critical alert there (src/alerts/suspicious-alerts.ts); sign-in failures belong to no
+ * workspace, so they stay audit events in the workspace-less chain.
  */
+import { openSuspiciousActivityAlert } from "../alerts/suspicious-alerts.js";
 import type { Tx } from "../db/tenant.js";
 import { type AuditContext, recordAudit } from "./audit.js";
 
@@ -34,6 +36,14 @@ export async function raiseOnRepeatedCrossTenantAttempts(tx: Tx, workspaceId: st
       windowMinutes: rule.windowMinutes,
     },
   });
+  // The workspace's alert (one open per kind) and its notification, in the same transaction.
+  await openSuspiciousActivityAlert(
+    tx,
+    workspaceId,
+    "repeated_cross_tenant_attempts",
+    `Suspicious activity: ${rule.threshold} cross-tenant attempts by ${actor.type} ${actor.id} within ${rule.windowMinutes} minutes`,
+    rule.threshold,
+  );
 }
 
 /** Called after a failed sign-in, with the failures counted in the current throttle window. */

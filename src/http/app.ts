@@ -32,6 +32,7 @@ import { membersRoutes } from "../members/members.routes.js";
 import { notificationsRoutes } from "../notifications/notifications.routes.js";
 import { healthRoutes } from "../observability/health.routes.js";
 import { metrics, metricsRoutes } from "../observability/metrics.js";
+import { metricsApiRoutes } from "../observability/metrics-api.routes.js";
 import { providersRoutes } from "../providers/providers.routes.js";
 import { postsRoutes } from "../publishing/posts.routes.js";
 import { sandboxRoutes } from "../sandbox/sandbox.js";
@@ -160,6 +161,7 @@ export async function buildApp(deps: AppDeps) {
   await app.register(webhooksRoutes(deps));
   await app.register(notificationsRoutes(deps));
   await app.register(healthRoutes(deps));
+  await app.register(metricsApiRoutes(deps));
   await app.register(alertsRoutes(deps));
 
   if (config.sandbox.mounted) {

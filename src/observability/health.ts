@@ -4,7 +4,8 @@
  * A stub "healthy" would hide a stopped worker; every figure here comes from a query.
  *
  * System-wide figures (database, migrations, workers, queue) are counts without tenant data; the
- * publish figures cover only the caller's workspaces (docs/OBSERVABILITY.md, "Health").
+ * publish figures and open alerts cover only the caller's workspaces (docs/OBSERVABILITY.md, "Health").
+ * An open critical alert makes the status degraded.
  */
 import type pg from "pg";
 import { z } from "zod";
@@ -90,7 +91,21 @@ export const HealthSchema = z
       workspaces: z.array(PublishFigures.extend({ workspaceId: z.uuid() })),
     }).nullable(),
     alerts: z.object({
-      open: z.number().int().nullable().describe("Open alerts; null until alerting exists"),
+      open: z
+        .number()
+        .int()
+        .nullable()
+        .describe(
+          "Open (firing or acknowledged) alerts of the caller's workspaces; null when the database is down",
+        ),
+      bySeverity: z
+        .object({
+          info: z.number().int(),
+          warning: z.number().int(),
+          error: z.number().int(),
+          critical: z.number().int(),
+        })
+        .nullable(),
     }),
   })
   .meta({ id: "MonitoringHealth" });
@@ -166,8 +181,7 @@ function figuresOf(row: z.infer<typeof FiguresRow>): Figures {
   };
 }
 
-async function publishing(pool: pg.Pool, principal: Principal): Promise<NonNullable<Health["publishing"]>> {
-  const workspaceIds = await visibleWorkspaces(pool, principal);
+async function publishing(pool: pg.Pool, workspaceIds: string[]): Promise<NonNullable<Health["publishing"]>> {
   const since = new Date(Date.now() - PUBLISHING_WINDOW_MS);
   const { rows } = await pool.query("select * from herald_monitoring_publishing($1::uuid[], $2)", [
     workspaceIds,
@@ -183,6 +197,25 @@ async function publishing(pool: pg.Pool, principal: Principal): Promise<NonNulla
       row.workspace_id === null ? [] : [{ workspaceId: row.workspace_id, ...figuresOf(row) }],
     ),
   };
+}
+
+const OpenAlertsRow = z.object({
+  severity: z.enum(["info", "warning", "error", "critical"]),
+  open: z.coerce.number(),
+});
+
+/** Open alerts of the same workspaces as the publish figures, by severity (counts only, migration 0008). */
+async function openAlerts(pool: pg.Pool, workspaceIds: string[]) {
+  const { rows } = await pool.query("select * from herald_monitoring_open_alerts($1::uuid[])", [
+    workspaceIds,
+  ]);
+  const bySeverity = { info: 0, warning: 0, error: 0, critical: 0 };
+  for (const row of rows) {
+    const r = OpenAlertsRow.parse(row);
+    bySeverity[r.severity] = r.open;
+  }
+  const open = bySeverity.info + bySeverity.warning + bySeverity.error + bySeverity.critical;
+  return { open, bySeverity };
 }
 
 async function queue(pool: pg.Pool): Promise<Health["queue"]> {
@@ -257,17 +290,18 @@ export async function checkHealth(pool: pg.Pool, principal: Principal, log: Logg
       workers: { live: [], lastHeartbeatAt: null },
       queue: { due: 0, scheduled: 0, running: 0, failed: 0, oldestDueAgeMs: null, overdueTargets: 0 },
       publishing: null,
-      // Alerting comes later (DESIGN.md §7): no number is invented until open alerts are stored.
-      alerts: { open: null },
+      alerts: { open: null, bySeverity: null },
     };
   }
   const latencyMs = round(performance.now() - started);
-  const [pending, expectedCount, w, q, p] = await Promise.all([
+  const workspaceIds = await visibleWorkspaces(pool, principal);
+  const [pending, expectedCount, w, q, p, a] = await Promise.all([
     pendingMigrations(pool),
     expected,
     workers(pool),
     queue(pool),
-    publishing(pool, principal),
+    publishing(pool, workspaceIds),
+    openAlerts(pool, workspaceIds),
   ]);
 
   const down: string[] = [];
@@ -290,6 +324,7 @@ export async function checkHealth(pool: pg.Pool, principal: Principal, log: Logg
   }
   if (q.overdueTargets > 0)
     degraded.push(`${q.overdueTargets} scheduled target(s) overdue by over 5 minutes`);
+  if (a.bySeverity.critical > 0) degraded.push(`${a.bySeverity.critical} critical alert(s) open`);
   if (pending.length > 0) degraded.push(`${pending.length} migration(s) pending: ${pending.join(", ")}`);
 
   return {
@@ -306,7 +341,6 @@ export async function checkHealth(pool: pg.Pool, principal: Principal, log: Logg
     workers: { live: w.live, lastHeartbeatAt: w.lastHeartbeatAt },
     queue: q,
     publishing: p,
-    // Alerting comes later (DESIGN.md §7): no number is invented until open alerts are stored.
-    alerts: { open: null },
+    alerts: a,
   };
 }
