@@ -110,6 +110,10 @@ const EnvSchema = z
     HERALD_METRICS_TOKEN: optional(z.string().min(16, "must be at least 16 characters").max(200)),
     HERALD_METRICS_PORT: optional(port),
     CRON_SECRET: optional(z.string().min(16, "must be at least 16 characters").max(200)),
+    // Standard OpenTelemetry names. Herald reads these two here; the OpenTelemetry SDK, once
+    // started (src/observability/tracing.ts), also reads the other OTEL_* variables itself.
+    OTEL_EXPORTER_OTLP_ENDPOINT: optional(httpUrl),
+    OTEL_SERVICE_NAME: optional(z.string().min(1).max(200)),
     HERALD_ENCRYPTION_KEYS: optional(
       z.string().transform((value, ctx) => {
         try {
@@ -243,6 +247,8 @@ export type Config = {
     /** Where a separate worker process (`herald worker`) serves its `/metrics`; unset: it does not. */
     workerPort: number | undefined;
   };
+  /** OpenTelemetry traces over OTLP/HTTP (src/observability/tracing.ts); null: off, nothing loaded. */
+  tracing: { endpoint: string; serviceName: string } | null;
   /** Unset: generated once into `dataDir` (src/vault/keyring.ts). The first key encrypts. */
   encryptionKeys: VaultKey[] | undefined;
   audit: {
@@ -318,6 +324,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     smtp: { url: e.HERALD_SMTP_URL, from: e.HERALD_SMTP_FROM ?? "Herald <herald@localhost>" },
     cronSecret: e.CRON_SECRET,
     metrics: { token: e.HERALD_METRICS_TOKEN, workerPort: e.HERALD_METRICS_PORT },
+    tracing: e.OTEL_EXPORTER_OTLP_ENDPOINT
+      ? { endpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT, serviceName: e.OTEL_SERVICE_NAME ?? "herald" }
+      : null,
     audit: {
       archiveAfterDays: e.HERALD_AUDIT_ARCHIVE_AFTER ?? 365,
       purgeAfterDays: e.HERALD_AUDIT_PURGE_AFTER ?? 2557,

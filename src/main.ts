@@ -2,16 +2,14 @@
  * The `herald` command: start | server | worker | migrate | audit.
  */
 import { parseArgs } from "node:util";
-import { erasePerson, exportPerson, verifyChains } from "./audit/operator.js";
 import { type Config, ConfigError, loadConfig } from "./config.js";
-import { isUuid } from "./db/tenant.js";
 import { createLogger } from "./observability/logger.js";
-import { type Role, runRole, withAppDatabase, withAuditOwner } from "./runtime.js";
-import { startSandboxServer } from "./sandbox/sandbox.js";
-import { newKey, readKeyFile, writeKeyFile } from "./vault/keyring.js";
-import { reencryptSecrets } from "./vault/rotation.js";
-import { Vault } from "./vault/vault.js";
+import type { Role } from "./runtime.js";
 import { VERSION } from "./version.js";
+
+// Modules that reach the database or the network (runtime, audit, sandbox, vault rotation) are
+// imported dynamically, after tracing has started: OpenTelemetry instrumentations patch pg, http
+// and fastify as they are loaded, and static imports would load them first.
 
 const USAGE = `Herald ${VERSION}: schedule and publish social media posts, exactly once.
 
@@ -84,6 +82,12 @@ async function main(argv: string[]): Promise<number> {
     }
     throw error;
   }
+  // Opt-in, and before anything instrumented is imported; without the variable no OpenTelemetry
+  // module is loaded.
+  if (config.tracing) {
+    const { startTracing } = await import("./observability/tracing.js");
+    startTracing(config.tracing);
+  }
   try {
     if (command === "audit") return await audit(config, positionals[1], values);
     if (command === "keys") return await keys(config, positionals[1]);
@@ -91,6 +95,7 @@ async function main(argv: string[]): Promise<number> {
     if (!isRole(command)) throw new UsageError(`Unknown command "${command}".`);
     const log = createLogger(config.logLevel);
     try {
+      const { runRole } = await import("./runtime.js");
       await runRole(command, config, log);
       return 0;
     } catch (error) {
@@ -113,6 +118,9 @@ async function audit(
   options: { workspace?: string | undefined; user?: string | undefined; yes?: boolean | undefined },
 ): Promise<number> {
   const log = createLogger(config.logLevel === "info" ? "warn" : config.logLevel, "stderr");
+  const { withAuditOwner } = await import("./runtime.js");
+  const { erasePerson, exportPerson, verifyChains } = await import("./audit/operator.js");
+  const { isUuid } = await import("./db/tenant.js");
   switch (subcommand) {
     case "verify": {
       if (options.workspace !== undefined && !isUuid(options.workspace)) {
@@ -149,6 +157,7 @@ async function sandbox(config: Config, port: string | undefined): Promise<number
     throw new UsageError("--port must be a port number.");
   }
   const log = createLogger(config.logLevel);
+  const { startSandboxServer } = await import("./sandbox/sandbox.js");
   const { clientId, clientSecret, accessTokenTtlSeconds } = config.sandbox;
   const server = await startSandboxServer({
     clientId,
@@ -169,6 +178,10 @@ async function sandbox(config: Config, port: string | undefined): Promise<number
 async function keys(config: Config, subcommand: string | undefined): Promise<number> {
   if (subcommand !== "rotate") throw new UsageError(`Unknown keys command "${subcommand ?? ""}".`);
   const log = createLogger(config.logLevel === "info" ? "warn" : config.logLevel, "stderr");
+  const { withAppDatabase } = await import("./runtime.js");
+  const { newKey, readKeyFile, writeKeyFile } = await import("./vault/keyring.js");
+  const { reencryptSecrets } = await import("./vault/rotation.js");
+  const { Vault } = await import("./vault/vault.js");
   let keyList = config.encryptionKeys;
   let added: string | null = null;
   if (!keyList) {

@@ -59,6 +59,17 @@ export function redactUrl(url: string): string {
   return changed ? `${url.slice(0, queryStart)}?${params.toString()}` : url;
 }
 
+/** Fields added to every line (the active trace and span ids); set only when tracing is on. */
+let traceFields: (() => Record<string, string>) | undefined;
+
+/**
+ * Called by src/observability/tracing.ts when it starts, before any logger is created; this module
+ * never imports OpenTelemetry itself, so without tracing no line pays for it.
+ */
+export function setTraceFields(fields: () => Record<string, string>): void {
+  traceFields = fields;
+}
+
 /**
  * Lines go to stdout asynchronously (written in batches, flushed on exit): synchronous writes cost
  * a third of the throughput of a busy server (measured, bench/README.md).
@@ -71,6 +82,7 @@ export function createLogger(level: string, destination?: pino.DestinationStream
       timestamp: pino.stdTimeFunctions.isoTime,
       redact: { paths: REDACTED_PATHS, censor: "[Redacted]" },
       formatters: { level: (label) => ({ level: label }) },
+      ...(traceFields ? { mixin: traceFields } : {}),
     },
     destination === undefined || destination === "stderr"
       ? pino.destination({ dest: destination === "stderr" ? 2 : 1, sync: false })
