@@ -84,9 +84,10 @@ async function main(argv: string[]): Promise<number> {
   }
   // Opt-in, and before anything instrumented is imported; without the variable no OpenTelemetry
   // module is loaded.
+  let tracing: { shutdown: () => Promise<void> } | undefined;
   if (config.tracing) {
     const { startTracing } = await import("./observability/tracing.js");
-    startTracing(config.tracing);
+    tracing = startTracing(config.tracing);
   }
   try {
     if (command === "audit") return await audit(config, positionals[1], values);
@@ -96,7 +97,8 @@ async function main(argv: string[]): Promise<number> {
     const log = createLogger(config.logLevel);
     try {
       const { runRole } = await import("./runtime.js");
-      await runRole(command, config, log);
+      // Spans still in the export batch are flushed when the process stops.
+      await runRole(command, config, log, tracing ? [{ name: "tracing", stop: tracing.shutdown }] : []);
       return 0;
     } catch (error) {
       log.fatal({ err: error }, "Herald could not start");

@@ -23,11 +23,17 @@ import { startWorker } from "./worker/worker.js";
 
 export type Role = "start" | "server" | "worker" | "migrate";
 
-type Stoppable = { name: string; stop: () => Promise<unknown> };
+export type Stoppable = { name: string; stop: () => Promise<unknown> };
 
-export async function runRole(role: Role, config: Config, log: Logger): Promise<void> {
+export async function runRole(
+  role: Role,
+  config: Config,
+  log: Logger,
+  /** Started before the role (tracing): stopped last, after everything that uses it. */
+  before: Stoppable[] = [],
+): Promise<void> {
   // Stopped in reverse order of start.
-  const started: Stoppable[] = [];
+  const started: Stoppable[] = [...before];
   let stopping: Promise<void> | undefined;
   const shutdown = (reason: string) => {
     stopping ??= (async () => {
