@@ -241,3 +241,46 @@ function translate(error: unknown, signal: AbortSignal): Error {
     "unreachable",
   );
 }
+
+/** How a delivery POST ended: a 2xx is a success; anything else, a redirect included, a failure. */
+export type DeliveryOutcome = { ok: boolean; httpStatus: number | null; error: string | null };
+
+/**
+ * POSTs a delivery (a webhook event, a notification) under the policy: 10 s, a 64 KiB answer at
+ * most, no redirects followed (a redirect is a failed attempt, so a receiver cannot bounce Herald
+ * elsewhere). Never throws: the outcome says what went wrong, for the delivery log.
+ */
+export async function postDelivery(
+  url: string,
+  policy: OutboundPolicy,
+  body: string,
+  headers: Record<string, string>,
+): Promise<DeliveryOutcome> {
+  try {
+    const response = await safeFetch(url, policy, {
+      method: "POST",
+      headers,
+      body,
+      timeoutMs: 10_000,
+      maxBytes: 64 * 1024,
+      maxRedirects: 0,
+    });
+    if (response.status >= 200 && response.status < 300)
+      return { ok: true, httpStatus: response.status, error: null };
+    const redirect = response.status >= 300 && response.status < 400;
+    return {
+      ok: false,
+      httpStatus: response.status,
+      error: `The endpoint answered ${response.status}${redirect ? " (a redirect); deliveries do not follow redirects" : ""}.`,
+    };
+  } catch (error) {
+    // Refused by the outbound rule, unreachable, too slow, too large: the attempt failed.
+    const message =
+      error instanceof OutboundRefusedError && error.reason === "redirects"
+        ? "The endpoint answered with a redirect; deliveries do not follow redirects."
+        : error instanceof Error
+          ? error.message
+          : "The request failed.";
+    return { ok: false, httpStatus: null, error: message };
+  }
+}

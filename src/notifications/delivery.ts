@@ -10,7 +10,7 @@ import { Webhook } from "standardwebhooks";
 import { z } from "zod";
 import type { Config } from "../config.js";
 import { withWorkspace } from "../db/tenant.js";
-import { OutboundRefusedError, safeFetch } from "../http/outbound.js";
+import { type DeliveryOutcome, postDelivery } from "../http/outbound.js";
 import type { Logger } from "../observability/logger.js";
 import { type Vault, VaultError } from "../vault/vault.js";
 import * as repo from "./notifications.repository.js";
@@ -18,10 +18,8 @@ import { type NotificationPayload, secretLocation } from "./notifications.servic
 
 export const NotificationJobPayload = z.object({ workspaceId: z.uuid(), deliveryId: z.uuid() });
 
-/** A receiver (or the SMTP server, per phase) has this long to answer. */
+/** The SMTP server has this long to answer, per phase (HTTP deliveries: postDelivery's 10 s). */
 const TIMEOUT_MS = 10_000;
-/** Receivers answer with a status; their body is read only to be thrown away. */
-const MAX_RESPONSE_BYTES = 64 * 1024;
 
 export class NotificationDeliveryError extends Error {
   constructor(message: string) {
@@ -31,7 +29,9 @@ export class NotificationDeliveryError extends Error {
 }
 
 type Deps = { pool: pg.Pool; log: Logger; vault: Vault; config: Config };
-type Outcome = { ok: boolean; code: number | null; error: string | null };
+const policyOf = (config: Config) => ({ allowlist: config.outboundAllowlist });
+/** `httpStatus` holds the SMTP reply code for email. */
+type Outcome = DeliveryOutcome;
 
 /**
  * Sends one delivery. `job` is graphile-worker's job (`attempts` already counts this run).
@@ -72,7 +72,7 @@ export async function deliverNotification(
     row.kind === "webhook"
       ? await sendWebhook(deps.config, row.target, secret ?? "", row.message_id, event)
       : row.kind === "slack"
-        ? await post(deps.config, secret ?? "", JSON.stringify(slackMessage(event)), {
+        ? await postDelivery(secret ?? "", policyOf(deps.config), JSON.stringify(slackMessage(event)), {
             "content-type": "application/json",
           })
         : await sendEmail(deps.config, row.target, row.message_id, event);
@@ -80,7 +80,7 @@ export async function deliverNotification(
   const last = job.attempts >= Math.min(job.max_attempts, deps.config.webhooks.maxAttempts);
   const status = outcome.ok ? "delivered" : last ? "failed" : "pending";
   await withWorkspace(deps.pool, workspaceId, (tx) =>
-    repo.recordAttempt(tx, deliveryId, { status, code: outcome.code, error: outcome.error }),
+    repo.recordAttempt(tx, deliveryId, { status, code: outcome.httpStatus, error: outcome.error }),
   );
   if (status === "failed") {
     deps.log.warn(
@@ -105,7 +105,7 @@ function sendWebhook(
     data: { severity: event.severity, title: event.title, text: event.text, ...event.data },
   });
   const sentAt = new Date();
-  return post(config, url, body, {
+  return postDelivery(url, policyOf(config), body, {
     "content-type": "application/json",
     "user-agent": "Herald-Notifications",
     "webhook-id": messageId,
@@ -133,33 +133,6 @@ export function slackMessage(event: NotificationPayload) {
   };
 }
 
-/** POSTs through the outbound rule; a 2xx is a success, anything else (a redirect too) a failure. */
-async function post(
-  config: Config,
-  url: string,
-  body: string,
-  headers: Record<string, string>,
-): Promise<Outcome> {
-  try {
-    const response = await safeFetch(
-      url,
-      { allowlist: config.outboundAllowlist },
-      { method: "POST", headers, body, timeoutMs: TIMEOUT_MS, maxBytes: MAX_RESPONSE_BYTES, maxRedirects: 0 },
-    );
-    if (response.status >= 200 && response.status < 300)
-      return { ok: true, code: response.status, error: null };
-    return { ok: false, code: response.status, error: `The endpoint answered ${response.status}.` };
-  } catch (error) {
-    const message =
-      error instanceof OutboundRefusedError && error.reason === "redirects"
-        ? "The endpoint answered with a redirect; notifications do not follow redirects."
-        : error instanceof Error
-          ? error.message
-          : "The request failed.";
-    return { ok: false, code: null, error: message };
-  }
-}
-
 /** One email through HERALD_SMTP_URL; the Message-ID is the same on every retry. */
 async function sendEmail(
   config: Config,
@@ -183,12 +156,12 @@ async function sendEmail(
       text: `${event.text}\n\n${details}\n\nEvent: ${event.type} at ${event.timestamp}\n`,
       messageId: `<${messageId}@herald>`,
     });
-    return { ok: true, code: 250, error: null };
+    return { ok: true, httpStatus: 250, error: null };
   } catch (error) {
     const code = (error as { responseCode?: unknown }).responseCode;
     return {
       ok: false,
-      code: typeof code === "number" ? code : null,
+      httpStatus: typeof code === "number" ? code : null,
       error: error instanceof Error ? `SMTP: ${error.message}` : "SMTP: the message was not accepted.",
     };
   } finally {

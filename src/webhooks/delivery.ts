@@ -8,7 +8,7 @@ import { Webhook } from "standardwebhooks";
 import { z } from "zod";
 import type { Config } from "../config.js";
 import { withWorkspace } from "../db/tenant.js";
-import { OutboundRefusedError, safeFetch } from "../http/outbound.js";
+import { postDelivery } from "../http/outbound.js";
 import type { Logger } from "../observability/logger.js";
 import { type Vault, VaultError } from "../vault/vault.js";
 import * as repo from "./webhooks.repository.js";
@@ -16,11 +16,6 @@ import { secretLocation } from "./webhooks.service.js";
 
 export const DeliveryJobPayload = z.object({ workspaceId: z.uuid(), deliveryId: z.uuid() });
 export type DeliveryJobPayload = z.infer<typeof DeliveryJobPayload>;
-
-/** A receiver has this long to answer (Standard Webhooks recommends a short timeout). */
-const TIMEOUT_MS = 10_000;
-/** Receivers answer with a status; their body is read only to be thrown away. */
-const MAX_RESPONSE_BYTES = 64 * 1024;
 
 export class WebhookDeliveryError extends Error {
   constructor(message: string) {
@@ -67,7 +62,7 @@ export async function deliverWebhook(
 
   const body = JSON.stringify(row.payload);
   const sentAt = new Date();
-  const outcome = await send(deps.config, row.url, body, {
+  const outcome = await postDelivery(row.url, { allowlist: deps.config.outboundAllowlist }, body, {
     "content-type": "application/json",
     "user-agent": "Herald-Webhooks",
     "webhook-id": row.message_id,
@@ -87,41 +82,4 @@ export async function deliverWebhook(
     );
   }
   if (status === "pending") throw new WebhookDeliveryError(outcome.error ?? "The delivery failed.");
-}
-
-type Outcome = { ok: boolean; httpStatus: number | null; error: string | null };
-
-/** POSTs the body; a 2xx is a success, anything else (a redirect included) a failure. */
-async function send(
-  config: Config,
-  url: string,
-  body: string,
-  headers: Record<string, string>,
-): Promise<Outcome> {
-  try {
-    const response = await safeFetch(
-      url,
-      { allowlist: config.outboundAllowlist },
-      { method: "POST", headers, body, timeoutMs: TIMEOUT_MS, maxBytes: MAX_RESPONSE_BYTES, maxRedirects: 0 },
-    );
-    if (response.status >= 200 && response.status < 300)
-      return { ok: true, httpStatus: response.status, error: null };
-    const redirect = response.status >= 300 && response.status < 400;
-    return {
-      ok: false,
-      httpStatus: response.status,
-      error: redirect
-        ? `The endpoint answered ${response.status} (a redirect); webhooks do not follow redirects.`
-        : `The endpoint answered ${response.status}.`,
-    };
-  } catch (error) {
-    // Refused by the outbound rule, unreachable, too slow, too large: the attempt failed.
-    const message =
-      error instanceof OutboundRefusedError && error.reason === "redirects"
-        ? "The endpoint answered with a redirect; webhooks do not follow redirects."
-        : error instanceof Error
-          ? error.message
-          : "The request failed.";
-    return { ok: false, httpStatus: null, error: message };
-  }
 }
