@@ -252,6 +252,11 @@ describe("tracing", () => {
           ),
         instance.output,
       );
+      // Span URLs are redacted like log lines: the OAuth code never leaves in a span.
+      const exported = JSON.stringify(receiver.spans);
+      expect(exported).toContain("/oauth/callback/");
+      expect(exported).not.toContain("not-a-real-code");
+
       // The trace went on to the platform (W3C traceparent: 00-<trace id>-<span id>-<flags>).
       expect(platform.requests.map((headers) => headers.traceparent)).toContainEqual(
         expect.stringContaining(`-${outgoing.traceId}-`),

@@ -13,13 +13,13 @@
  */
 import { register } from "node:module";
 import { FastifyOtelInstrumentation } from "@fastify/otel";
-import { trace } from "@opentelemetry/api";
+import { type AttributeValue, SpanKind, trace } from "@opentelemetry/api";
 import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
 import { HttpInstrumentation } from "@opentelemetry/instrumentation-http";
 import { PgInstrumentation } from "@opentelemetry/instrumentation-pg";
 import { UndiciInstrumentation } from "@opentelemetry/instrumentation-undici";
 import { NodeSDK } from "@opentelemetry/sdk-node";
-import { setTraceFields } from "./logger.js";
+import { redactUrl, setTraceFields } from "./logger.js";
 
 export type TracingOptions = {
   /** The OTLP/HTTP base URL; spans go to `<endpoint>/v1/traces`. */
@@ -35,7 +35,9 @@ export function startTracing(options: TracingOptions): Tracing {
   register("@opentelemetry/instrumentation/hook.mjs", import.meta.url);
   const sdk = new NodeSDK({
     serviceName: options.serviceName,
-    traceExporter: new OTLPTraceExporter({ url: `${options.endpoint.replace(/\/+$/, "")}/v1/traces` }),
+    traceExporter: redacting(
+      new OTLPTraceExporter({ url: `${options.endpoint.replace(/\/+$/, "")}/v1/traces` }),
+    ),
     instrumentations: [
       new HttpInstrumentation(),
       new UndiciInstrumentation(),
@@ -61,4 +63,48 @@ export function startTracing(options: TracingOptions): Tracing {
     return { traceId, spanId };
   });
   return { shutdown: () => sdk.shutdown() };
+}
+
+type ExportedSpan = Parameters<OTLPTraceExporter["export"]>[0][number];
+
+/**
+ * The exporter, with the URLs spans record made as safe as the logs' (the same redactUrl): OAuth
+ * codes and states in callback URLs, Graph API access tokens in query strings. Requests Herald
+ * sends through node:http go to URLs people gave it (webhooks, notification channels, imports),
+ * whose path may itself be a credential (a Slack incoming webhook): their path is dropped.
+ */
+function redacting(exporter: OTLPTraceExporter): OTLPTraceExporter {
+  const send = exporter.export.bind(exporter);
+  exporter.export = (spans, done) => {
+    for (const span of spans) redactSpan(span);
+    send(spans, done);
+  };
+  return exporter;
+}
+
+/** Attributes holding a URL, or a path with its query (@fastify/otel puts both in `url.path`). */
+const URL_KEYS = ["url.full", "http.url", "http.target", "url.path"];
+
+function redactSpan(span: ExportedSpan): void {
+  // Attributes are a plain object the SDK hands over once the span ended; rewritten in place.
+  const attributes: Record<string, AttributeValue | undefined> = span.attributes;
+  const userUrl =
+    span.kind === SpanKind.CLIENT && span.instrumentationScope.name === "@opentelemetry/instrumentation-http";
+  for (const key of URL_KEYS) {
+    const value = attributes[key];
+    if (typeof value === "string") attributes[key] = userUrl ? withoutPath(value) : redactUrl(value);
+  }
+  const query = attributes["url.query"];
+  if (typeof query === "string")
+    attributes["url.query"] = userUrl ? "[Redacted]" : redactUrl(`?${query}`).slice(1);
+}
+
+/** `https://hooks.example.com/[Redacted]` for a full URL, `/[Redacted]` for a path. */
+function withoutPath(value: string): string {
+  if (value.startsWith("/")) return "/[Redacted]";
+  try {
+    return `${new URL(value).origin}/[Redacted]`;
+  } catch {
+    return "[Redacted]";
+  }
 }
