@@ -243,7 +243,7 @@ function translate(error: unknown, signal: AbortSignal): Error {
 }
 
 /** How a delivery POST ended: a 2xx is a success; anything else, a redirect included, a failure. */
-export type DeliveryOutcome = { ok: boolean; httpStatus: number | null; error: string | null };
+export type PostedOutcome = { ok: boolean; httpStatus: number | null; error: string | null };
 
 /**
  * POSTs a delivery (a webhook event, a notification) under the policy: 10 s, a 64 KiB answer at
@@ -255,7 +255,7 @@ export async function postDelivery(
   policy: OutboundPolicy,
   body: string,
   headers: Record<string, string>,
-): Promise<DeliveryOutcome> {
+): Promise<PostedOutcome> {
   try {
     const response = await safeFetch(url, policy, {
       method: "POST",

@@ -10,7 +10,7 @@ import { Webhook } from "standardwebhooks";
 import { z } from "zod";
 import type { Config } from "../config.js";
 import { withWorkspace } from "../db/tenant.js";
-import { type DeliveryOutcome, postDelivery } from "../http/outbound.js";
+import { type PostedOutcome, postDelivery } from "../http/outbound.js";
 import type { Logger } from "../observability/logger.js";
 import { type Vault, VaultError } from "../vault/vault.js";
 import * as repo from "./notifications.repository.js";
@@ -31,7 +31,7 @@ export class NotificationDeliveryError extends Error {
 type Deps = { pool: pg.Pool; log: Logger; vault: Vault; config: Config };
 const policyOf = (config: Config) => ({ allowlist: config.outboundAllowlist });
 /** `httpStatus` holds the SMTP reply code for email. */
-type Outcome = DeliveryOutcome;
+type Outcome = PostedOutcome;
 
 /**
  * Sends one delivery. `job` is graphile-worker's job (`attempts` already counts this run).
