@@ -22,6 +22,7 @@ import {
 } from "./helpers/app.js";
 import { confirm, connectSandbox } from "./helpers/connect.js";
 import { asOwner } from "./helpers/database.js";
+import { eventually } from "./helpers/eventually.js";
 
 const CLIENT_ID = "herald";
 const CLIENT_SECRET = `sandbox-secret-${randomBytes(6).toString("hex")}`;
@@ -83,16 +84,6 @@ function sample(text: string, name: string, labels: Record<string, string> = {})
       return Number(match[3]);
   }
   return 0;
-}
-
-async function eventually<T>(check: () => Promise<T | undefined | false>, what: string, ms = 20_000) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
 }
 
 async function published(postId: string): Promise<boolean> {

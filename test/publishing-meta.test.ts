@@ -30,6 +30,7 @@ import {
 } from "./helpers/app.js";
 import { authorize, confirm, consentRedirect, land } from "./helpers/connect.js";
 import { asOwner } from "./helpers/database.js";
+import { eventually } from "./helpers/eventually.js";
 import { expectProblem } from "./helpers/problems.js";
 
 // http: with https, the session cookie gets the __Secure- prefix that helpers/app.ts does not read.
@@ -183,21 +184,6 @@ async function detail(postId: string): Promise<PostJson> {
   const response = await request("GET", `/posts/${postId}`);
   expect(response.statusCode).toBe(200);
   return response.json();
-}
-
-/** Resolves when `check` holds, polling every 25 ms; fails after `ms`. */
-async function eventually<T>(
-  check: () => Promise<T | undefined | false>,
-  what: string,
-  ms = 20_000,
-): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
 }
 
 const FINAL = new Set(["published", "failed", "unconfirmed", "cancelled"]);

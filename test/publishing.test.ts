@@ -22,6 +22,7 @@ import {
 } from "./helpers/app.js";
 import { confirm, connectSandbox } from "./helpers/connect.js";
 import { asOwner, dbNow } from "./helpers/database.js";
+import { eventually } from "./helpers/eventually.js";
 import { expectProblem } from "./helpers/problems.js";
 
 const CLIENT_ID = "herald";
@@ -114,21 +115,6 @@ async function createPost(
   headers: Record<string, string> = {},
 ) {
   return call(t.app, as, "POST", api("/posts"), body, headers);
-}
-
-/** Resolves when `check` holds, polling every 25 ms; fails after `ms`. */
-async function eventually<T>(
-  check: () => Promise<T | undefined | false>,
-  what: string,
-  ms = 20_000,
-): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
 }
 
 async function targetStates(postIds: string[]): Promise<Map<string, string>> {

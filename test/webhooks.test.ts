@@ -27,6 +27,7 @@ import {
   type TestApp,
 } from "./helpers/app.js";
 import { asOwner } from "./helpers/database.js";
+import { eventually } from "./helpers/eventually.js";
 import { expectProblem, validationPaths } from "./helpers/problems.js";
 
 type Received = { path: string; headers: Record<string, string>; body: string };
@@ -72,15 +73,6 @@ class Receiver {
 
   at(url: string): Received[] {
     return this.requests.filter((r) => r.path === new URL(url).pathname);
-  }
-}
-
-/** Resolves when `check` returns true, polling every 25 ms; fails after `ms`. */
-async function eventually(check: () => boolean | Promise<boolean>, what: string, ms = 15_000) {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
   }
 }
 

@@ -13,6 +13,7 @@ import { registryOf } from "../src/providers/registry.js";
 import { Vault } from "../src/vault/vault.js";
 import { startWorker } from "../src/worker/worker.js";
 import { asOwner, createTestDatabase, type TestDatabase } from "./helpers/database.js";
+import { eventually } from "./helpers/eventually.js";
 
 let db: TestDatabase;
 let utils: WorkerUtils;
@@ -28,15 +29,6 @@ afterAll(async () => {
   await utils?.release();
   await db?.drop();
 });
-
-/** Resolves when `check` returns true, polling the database state every 20 ms (fails after 10 s). */
-async function eventually(check: () => Promise<boolean>, what: string) {
-  const deadline = Date.now() + 10_000;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 const jobCount = async () =>
   Number((await db.appPool.query("select count(*) from graphile_worker.jobs")).rows[0].count);
