@@ -11,13 +11,13 @@
  * database clock: from the targets' `publish_at` to the last `published_at`.
  *
  * Reference: graphile-worker's `run()` in this process with a no-op task, on a database of its own
- * in the same PostgreSQL server, with Herald's worker settings (concurrency, poll interval, a pool of
- * concurrency + 4); the same number of jobs added at once with `addJobs`, due at one instant, timed
+ * in the same PostgreSQL server, with Herald's worker settings (concurrency, poll interval, pool size,
+ * and its graphile-worker preset: a local queue and batched completions); the same number of jobs added at once with `addJobs`, due at one instant, timed
  * from that instant until the last job completed. Aim (issue): Herald >= 50% of the reference.
  *
  * Sizes: BENCH_TARGETS (10,000), BENCH_LATENESS_TARGETS (5,000), BENCH_ACCOUNTS (50),
- * BENCH_CONCURRENCY (10, Herald's HERALD_WORKER_CONCURRENCY), BENCH_POLL_MS (500,
- * HERALD_WORKER_POLL_MS), BENCH_SANDBOX (`mounted`, or `separate`: `herald sandbox` in its own
+ * BENCH_CONCURRENCY (256, Herald's HERALD_WORKER_CONCURRENCY), BENCH_POLL_MS (200,
+ * HERALD_WORKER_POLL_MS), BENCH_POOL (10, HERALD_DB_POOL_SIZE), BENCH_SANDBOX (`mounted`, or `separate`: `herald sandbox` in its own
  * process, state in memory), BENCH_PROFILE_DIR (a CPU profile of the worker).
  */
 import fs from "node:fs/promises";
@@ -27,6 +27,7 @@ import { Logger, makeWorkerUtils, run } from "graphile-worker";
 import pg from "pg";
 import { startEmbeddedPostgres } from "../src/db/embedded.js";
 import { createLogger } from "../src/observability/logger.js";
+import { graphilePreset } from "../src/worker/worker.js";
 import {
   benchSecrets,
   connectSandboxAccounts,
@@ -45,8 +46,9 @@ import {
 const TARGETS = Number(process.env.BENCH_TARGETS ?? 10_000);
 const LATENESS_TARGETS = Number(process.env.BENCH_LATENESS_TARGETS ?? 5000);
 const ACCOUNTS = Number(process.env.BENCH_ACCOUNTS ?? 50);
-const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 10);
-const POLL_MS = Number(process.env.BENCH_POLL_MS ?? 500);
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 256);
+const POOL = Number(process.env.BENCH_POOL ?? 10);
+const POLL_MS = Number(process.env.BENCH_POLL_MS ?? 200);
 const SANDBOX = process.env.BENCH_SANDBOX === "separate" ? "separate" : "mounted";
 const FINAL = ["published", "failed", "unconfirmed", "cancelled"];
 
@@ -70,7 +72,7 @@ async function referenceRun(jobs: number): Promise<{ seconds: number; jobsPerSec
   await admin.end();
   const url = new URL(database.url);
   url.pathname = "/bench_reference";
-  const pool = new pg.Pool({ connectionString: url.href, max: CONCURRENCY + 4 });
+  const pool = new pg.Pool({ connectionString: url.href, max: POOL });
   pool.on("error", (error) => process.stderr.write(`reference pool: ${error.message}\n`));
   let completed = 0;
   let target = 0;
@@ -79,6 +81,7 @@ async function referenceRun(jobs: number): Promise<{ seconds: number; jobsPerSec
     pgPool: pool,
     concurrency: CONCURRENCY,
     pollInterval: POLL_MS,
+    preset: graphilePreset(CONCURRENCY),
     noHandleSignals: true,
     taskList: { noop: async () => {} },
     logger: new Logger(() => () => {}),
@@ -204,6 +207,7 @@ try {
     HERALD_DATA_DIR: dataDir,
     HERALD_RATE_LIMIT_PER_MINUTE: "100000000",
     HERALD_WORKER_CONCURRENCY: String(CONCURRENCY),
+    HERALD_DB_POOL_SIZE: String(POOL),
     HERALD_WORKER_POLL_MS: String(POLL_MS),
     LOG_LEVEL: "info",
     ...benchSecrets(),

@@ -67,7 +67,7 @@ const EnvSchema = z
     HERALD_SIGNIN_LIMIT_PER_ACCOUNT: optional(positiveInt),
     HERALD_SIGNIN_LIMIT_PER_IP: optional(positiveInt),
     HERALD_DB_POOL_SIZE: optional(positiveInt.max(500)),
-    HERALD_WORKER_CONCURRENCY: optional(positiveInt.max(200)),
+    HERALD_WORKER_CONCURRENCY: optional(positiveInt.max(1000)),
     HERALD_WORKER_POLL_MS: optional(positiveInt.min(50).max(60_000)),
     HERALD_SHUTDOWN_TIMEOUT_MS: optional(positiveInt),
     HERALD_EMBEDDED_PG_PORT: optional(port),
@@ -297,7 +297,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     signInLimitPerAccount: e.HERALD_SIGNIN_LIMIT_PER_ACCOUNT ?? 10,
     signInLimitPerIp: e.HERALD_SIGNIN_LIMIT_PER_IP ?? 50,
     dbPoolSize: e.HERALD_DB_POOL_SIZE ?? 10,
-    workerConcurrency: e.HERALD_WORKER_CONCURRENCY ?? 16,
+    workerConcurrency: e.HERALD_WORKER_CONCURRENCY ?? 256,
     // Scheduled jobs are found by polling: this bounds how late a post can start.
     workerPollMs: e.HERALD_WORKER_POLL_MS ?? 200,
     shutdownTimeoutMs: e.HERALD_SHUTDOWN_TIMEOUT_MS ?? 30_000,

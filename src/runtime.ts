@@ -82,7 +82,10 @@ export async function runRole(
     const registry = createRegistry(config, log);
 
     if (role === "start" || role === "worker") {
-      const pool = await appPool(databaseUrl, config.workerConcurrency + 4, "herald-worker", log);
+      // Not one connection per job: publish jobs share batched transactions and hold none while a
+      // platform answers, so a fixed pool serves any concurrency and many worker processes fit
+      // within PostgreSQL's max_connections.
+      const pool = await appPool(databaseUrl, config.dbPoolSize, "herald-worker", log);
       started.push({ name: "worker pool", stop: () => pool.end() });
       const worker = await startWorker({
         pool,

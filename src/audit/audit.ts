@@ -73,31 +73,44 @@ export async function recordAudit(
   context: AuditContext,
   event: AuditEvent,
 ): Promise<void> {
-  const { actor } = context;
+  await recordAudits(tx, workspaceId, [{ context, event }]);
+}
+
+/** Several events in one statement (the publish worker records a batch of outcomes at once). */
+export async function recordAudits(
+  tx: Tx,
+  workspaceId: string | null,
+  entries: { context: AuditContext; event: AuditEvent }[],
+): Promise<void> {
+  if (entries.length === 0) return;
+  const rows = entries.map(({ context, event }) => ({
+    actor_type: context.actor.type,
+    actor_id: context.actor.id,
+    actor_name: truncate(context.actor.name, 500),
+    actor_email: truncate(context.actor.email, 320),
+    action: event.action,
+    target_type: event.target?.type ?? null,
+    target_id: event.target?.id ?? null,
+    client_id: event.clientId ?? null,
+    account_id: event.accountId ?? null,
+    outcome: event.outcome ?? "success",
+    severity: event.severity ?? AUDIT_ACTIONS[event.action].severity,
+    ip: context.ip,
+    user_agent: truncate(context.userAgent, 1000),
+    subject_email: truncate(event.subjectEmail ?? null, 320),
+    request_id: truncate(context.requestId, 128),
+    details: stripSecrets(event.details ?? {}),
+  }));
   await tx.query({
     name: "herald_record_audit",
     text: `insert into audit_events (workspace_id, actor_type, actor_id, actor_name, actor_email, action, target_type,
              target_id, client_id, account_id, outcome, severity, ip, user_agent, subject_email, request_id, details)
-           values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
-    values: [
-      workspaceId ?? NO_WORKSPACE,
-      actor.type,
-      actor.id,
-      truncate(actor.name, 500),
-      truncate(actor.email, 320),
-      event.action,
-      event.target?.type ?? null,
-      event.target?.id ?? null,
-      event.clientId ?? null,
-      event.accountId ?? null,
-      event.outcome ?? "success",
-      event.severity ?? AUDIT_ACTIONS[event.action].severity,
-      context.ip,
-      truncate(context.userAgent, 1000),
-      truncate(event.subjectEmail ?? null, 320),
-      truncate(context.requestId, 128),
-      JSON.stringify(stripSecrets(event.details ?? {})),
-    ],
+           select $1::uuid, e.actor_type, e.actor_id, e.actor_name, e.actor_email, e.action, e.target_type, e.target_id,
+             e.client_id, e.account_id, e.outcome, e.severity, e.ip, e.user_agent, e.subject_email, e.request_id, e.details
+           from jsonb_to_recordset($2::jsonb) as e(actor_type text, actor_id uuid, actor_name text,
+             actor_email text, action text, target_type text, target_id text, client_id uuid, account_id uuid,
+             outcome text, severity text, ip inet, user_agent text, subject_email text, request_id text, details jsonb)`,
+    values: [workspaceId ?? NO_WORKSPACE, JSON.stringify(rows)],
   });
 }
 

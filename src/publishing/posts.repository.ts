@@ -229,12 +229,19 @@ export async function setTargetsWaiting(
 }
 
 /** Adds or replaces the job of each target, due at `runAt`. */
-export async function addJobs(tx: Tx, workspaceId: string, targetIds: string[], runAt: Date): Promise<void> {
+/** Each target's publish job, due at `runAt` (one time for all, or one per target). */
+export async function addJobs(
+  tx: Tx,
+  workspaceId: string,
+  targetIds: string[],
+  runAt: Date | Date[],
+): Promise<void> {
+  const times = Array.isArray(runAt) ? runAt : targetIds.map(() => runAt);
   await tx.query(
     `select graphile_worker.add_job('publish_target', json_build_object('workspaceId', $1::uuid, 'targetId', t.id),
-       run_at := $3, max_attempts := 25, job_key := 'publish:' || t.id, job_key_mode := 'replace')
-     from unnest($2::uuid[]) as t(id)`,
-    [workspaceId, targetIds, runAt],
+       run_at := t.run_at, max_attempts := 25, job_key := 'publish:' || t.id, job_key_mode := 'replace')
+     from unnest($2::uuid[], $3::timestamptz[]) as t(id, run_at)`,
+    [workspaceId, targetIds, times],
   );
 }
 

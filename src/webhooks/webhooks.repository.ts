@@ -122,42 +122,34 @@ export async function deleteWebhook(tx: Tx, webhookId: string): Promise<boolean>
 }
 
 /**
- * One pending delivery per enabled webhook of the workspace that takes this event type: those
- * subscribed to it (or to "*"), and for `webhook.test` any of them. `webhookId` limits it to one.
- * The message id is the Standard Webhooks `webhook-id` ("msg_" and 32 hex digits).
+ * One pending delivery per enabled webhook of the workspace and event that takes the event's type:
+ * those subscribed to it (or to "*"), and for `webhook.test` any of them. `webhookId` limits it to
+ * one. Each delivery's job is queued in the same statement, so in the caller's transaction. The
+ * message id is the Standard Webhooks `webhook-id` ("msg_" and 32 hex digits).
  */
 export async function insertDeliveries(
   tx: Tx,
   workspaceId: string,
-  eventType: string,
-  payload: unknown,
+  events: { type: string; payload: unknown }[],
   webhookId: string | null,
+  maxAttempts: number,
 ): Promise<string[]> {
+  if (events.length === 0) return [];
   const { rows } = await tx.query<{ id: string }>(
-    `insert into webhook_deliveries (workspace_id, webhook_id, event_type, message_id, payload)
-     select w.workspace_id, w.id, $2, 'msg_' || replace(gen_random_uuid()::text, '-', ''), $3::jsonb
-     from webhooks w
-     where w.workspace_id = $1 and w.enabled
-       and ($2 = any (w.events) or '*' = any (w.events) or $2 = 'webhook.test')
-       and ($4::uuid is null or w.id = $4)
-     returning id`,
-    [workspaceId, eventType, JSON.stringify(payload), webhookId],
+    `with delivery as (
+       insert into webhook_deliveries (workspace_id, webhook_id, event_type, message_id, payload)
+       select w.workspace_id, w.id, e.type, 'msg_' || replace(gen_random_uuid()::text, '-', ''), e.payload
+       from jsonb_to_recordset($2::jsonb) as e(type text, payload jsonb)
+       join webhooks w on e.type = any (w.events) or '*' = any (w.events) or e.type = 'webhook.test'
+       where w.workspace_id = $1 and w.enabled and ($3::uuid is null or w.id = $3)
+       returning id
+     )
+     select id, graphile_worker.add_job('deliver_webhook',
+       json_build_object('workspaceId', $1::uuid, 'deliveryId', id), max_attempts := $4::int)
+     from delivery`,
+    [workspaceId, JSON.stringify(events), webhookId, maxAttempts],
   );
   return rows.map((row) => row.id);
-}
-
-/** Queues the job that sends a delivery, in the caller's transaction. */
-export async function queueDeliveryJob(
-  tx: Tx,
-  workspaceId: string,
-  deliveryId: string,
-  maxAttempts: number,
-): Promise<void> {
-  await tx.query(
-    `select graphile_worker.add_job('deliver_webhook', json_build_object('workspaceId', $1::uuid, 'deliveryId', $2::uuid),
-       max_attempts := $3::int)`,
-    [workspaceId, deliveryId, maxAttempts],
-  );
 }
 
 /** A webhook's deliveries, newest first. */

@@ -43,24 +43,37 @@ export const secretLocation = (workspaceId: string, webhookId: string) => ({
 export async function enqueueWebhookEvent(
   tx: Tx,
   workspaceId: string,
-  event: { type: WebhookEventType; data: Record<string, unknown> },
+  event: WebhookEvent,
   options?: { webhookId?: string },
 ): Promise<number> {
-  return (await recordEvent(tx, workspaceId, event, options?.webhookId ?? null)).length;
+  return (await recordEvents(tx, workspaceId, [event], options?.webhookId ?? null)).length;
 }
 
-/** The deliveries recorded for an event, their jobs queued. */
-async function recordEvent(
+/** `enqueueWebhookEvent` for several events at once, in one statement. */
+export async function enqueueWebhookEvents(
   tx: Tx,
   workspaceId: string,
-  event: { type: WebhookEventType; data: Record<string, unknown> },
+  events: WebhookEvent[],
+): Promise<number> {
+  return (await recordEvents(tx, workspaceId, events, null)).length;
+}
+
+type WebhookEvent = { type: WebhookEventType; data: Record<string, unknown> };
+
+/** The deliveries recorded for the events, their jobs queued. */
+function recordEvents(
+  tx: Tx,
+  workspaceId: string,
+  events: WebhookEvent[],
   webhookId: string | null,
 ): Promise<string[]> {
   // The Standard Webhooks payload: type, timestamp (of the event, not of the attempt), data.
-  const payload = { type: event.type, timestamp: new Date().toISOString(), data: event.data };
-  const ids = await repo.insertDeliveries(tx, workspaceId, event.type, payload, webhookId);
-  for (const id of ids) await repo.queueDeliveryJob(tx, workspaceId, id, DELIVERY_JOB_MAX_ATTEMPTS);
-  return ids;
+  const timestamp = new Date().toISOString();
+  const payloads = events.map((event) => ({
+    type: event.type,
+    payload: { type: event.type, timestamp, data: event.data },
+  }));
+  return repo.insertDeliveries(tx, workspaceId, payloads, webhookId, DELIVERY_JOB_MAX_ATTEMPTS);
 }
 
 export async function listWebhooks(
@@ -152,10 +165,10 @@ export async function sendTestEvent(
   if (!webhook.enabled) {
     throw new ConflictError("HERALD_WEBHOOK_DISABLED", "This webhook is disabled: nothing is sent to it.");
   }
-  const [deliveryId] = await recordEvent(
+  const [deliveryId] = await recordEvents(
     tx,
     access.workspaceId,
-    { type: "webhook.test", data: { webhookId, message: "A test event sent from Herald." } },
+    [{ type: "webhook.test", data: { webhookId, message: "A test event sent from Herald." } }],
     webhookId,
   );
   const delivery = deliveryId === undefined ? undefined : await repo.findDelivery(tx, deliveryId);

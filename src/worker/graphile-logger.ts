@@ -10,7 +10,11 @@ export function graphileLogger(log: Logger): GraphileLogger {
     return (level, message, meta) => {
       // One line per finished job, with the whole job, would double the log volume of publishing:
       // each task logs its own outcome (delivery.ts "publish attempt"). Kept at debug.
-      const quiet = level === "info" && message.startsWith("Completed task");
+      // Herald's pool is smaller than its job concurrency on purpose: publish jobs share batched
+      // transactions (src/publishing/batcher.ts) and hold no connection while a platform answers.
+      const quiet =
+        (level === "info" && message.startsWith("Completed task")) ||
+        (level === "warning" && message.includes("smaller than concurrency"));
       child[quiet ? "debug" : LEVELS[level]](meta ?? {}, message);
     };
   });

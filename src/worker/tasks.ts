@@ -13,7 +13,7 @@ import { createMediaStore } from "../media/media.store.js";
 import { deliverNotification } from "../notifications/delivery.js";
 import type { Logger } from "../observability/logger.js";
 import type { Registry } from "../providers/registry.js";
-import { type DeliveryDeps, publishTarget } from "../publishing/delivery.js";
+import { createPublisher } from "../publishing/delivery.js";
 import { PublishLimits } from "../publishing/limits.js";
 import { sweepTargets } from "../publishing/sweeper.js";
 import { reencryptSecrets } from "../vault/rotation.js";
@@ -66,17 +66,16 @@ const HEARTBEAT_RETENTION = "7 days";
 
 export function createTaskList(deps: TaskDeps): TaskList {
   const { pool, log, config } = deps;
-  const delivery: DeliveryDeps = {
+  const publish = createPublisher({
     ...deps,
     mediaStore: createMediaStore(config),
     limits: new PublishLimits(config.publishing),
     workerId: deps.workerId ?? null,
-  };
+  });
   return {
-    /** One target's publish attempt (src/publishing/delivery.ts). */
+    /** One target's publish attempt (src/publishing/delivery.ts), batched with others due with it. */
     publish_target: async (payload) => {
-      const { workspaceId, targetId } = PublishPayload.parse(payload);
-      await publishTarget(delivery, { workspaceId, targetId });
+      await publish(PublishPayload.parse(payload));
     },
     /** Every 15 s: targets a dead worker left, and overdue ones, get their job again. */
     publish_sweep: async (_payload, helpers) => {

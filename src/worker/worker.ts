@@ -16,6 +16,15 @@ import { CRONTAB, createTaskList } from "./tasks.js";
 
 export type WorkerHandle = { workerId: string; stop(): Promise<void> };
 
+/**
+ * Jobs are fetched a batch at a time and completions written together: fewer round trips per job
+ * when many are due. A killed worker's fetched jobs stay locked (graphile-worker frees them after 4
+ * hours); the publish sweeper re-queues the targets they were for after 30 s.
+ */
+export function graphilePreset(concurrency: number) {
+  return { worker: { localQueue: { size: concurrency }, completeJobBatchDelay: 0, failJobBatchDelay: 0 } };
+}
+
 export async function startWorker(options: {
   pool: pg.Pool;
   concurrency: number;
@@ -38,10 +47,7 @@ export async function startWorker(options: {
     concurrency,
     noHandleSignals: true,
     pollInterval: options.config.workerPollMs,
-    // Jobs are fetched a batch at a time and completions written together: fewer round trips per
-    // job when many are due. A killed worker's fetched jobs stay locked (graphile-worker frees them
-    // after 4 hours); the publish sweeper re-queues the targets they were for after 30 s.
-    preset: { worker: { localQueue: { size: concurrency }, completeJobBatchDelay: 0, failJobBatchDelay: 0 } },
+    preset: graphilePreset(concurrency),
     taskList: options.tasks ?? createTaskList({ ...taskDeps, workerId: heartbeat.workerId }),
     crontab: options.crontab ?? CRONTAB,
     logger: graphileLogger(log),
