@@ -8,14 +8,20 @@
  * child process, logging at info to /dev/null as in production; the references in other child
  * processes; autocannon in this process, 20 connections, 3 s warm-up then 10 s measured, each target
  * in turn. Aims (issue 2): >= 15% of the bare throughput, p99 < 50 ms, RSS < 250 MB.
+ *
+ * Observability overhead: the same route on a second Herald server with tracing on (OTLP/HTTP to a
+ * sink in this process that accepts and discards), against the first (tracing off); and how long a
+ * Prometheus scrape of /metrics takes.
  */
 import fs from "node:fs/promises";
+import http from "node:http";
 import os from "node:os";
 import path from "node:path";
 import pg from "pg";
 import { z } from "zod";
 import { startEmbeddedPostgres } from "../src/db/embedded.js";
 import { createLogger } from "../src/observability/logger.js";
+import { figure } from "./figures.js";
 import { freePort, load, peakRssMiB, ROOT, startProcess, table, waitForHttp, writeResult } from "./lib.js";
 
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 20);
@@ -111,6 +117,39 @@ try {
   const heraldLoad = await measure(clientsUrl, { cookie });
   const rss = await peakRssMiB(herald.pid ?? 0);
 
+  // The same route with tracing on: a second server on the same database, exporting to a sink.
+  let spansReceived = 0;
+  const sink = http.createServer((request, response) => {
+    request.resume();
+    request.on("end", () => {
+      spansReceived += 1;
+      response.writeHead(200, { "content-type": "application/json" }).end("{}");
+    });
+  });
+  const sinkPort = await freePort();
+  await new Promise<void>((resolve) => sink.listen(sinkPort, "127.0.0.1", resolve));
+  const tracedPort = await freePort();
+  const traced = startProcess([path.join(ROOT, "dist/main.js"), "server"], {
+    DATABASE_URL: database.url,
+    PORT: String(tracedPort),
+    HERALD_DATA_DIR: dataDir,
+    HERALD_RATE_LIMIT_PER_MINUTE: "100000000",
+    LOG_LEVEL: "info",
+    OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${sinkPort}`,
+  });
+  children.push(traced);
+  await waitForHttp(`http://127.0.0.1:${tracedPort}/ready`, traced);
+  const tracedLoad = await measure(clientsUrl.replace(`:${heraldPort}/`, `:${tracedPort}/`), { cookie });
+  sink.close();
+  const scrapes: number[] = [];
+  for (let i = 0; i < 50; i++) {
+    const started = performance.now();
+    await (await fetch(`${base}/metrics`)).text();
+    scrapes.push(performance.now() - started);
+  }
+  scrapes.sort((a, b) => a - b);
+  const scrapeMedianMs = Math.round((scrapes[25] ?? 0) * 10) / 10;
+
   const ratio = heraldLoad.requestsPerSecond / reference.requestsPerSecond;
   const row = (target: string, result: typeof reference) => ({
     target,
@@ -124,6 +163,7 @@ try {
     row("bare Fastify route, same bytes (reference)", reference),
     row("bare Fastify + pg, Herald's 4 round trips (database floor)", databaseFloor),
     row(`Herald GET clients (session, RLS, ${CLIENTS} rows)`, heraldLoad),
+    row("the same, tracing on (OTLP to a local sink)", tracedLoad),
   ];
   const summary = {
     benchmark: "api",
@@ -134,6 +174,25 @@ try {
     reference,
     databaseFloor,
     herald: heraldLoad,
+    traced: { ...tracedLoad, exportRequests: spansReceived },
+    metricsScrapeMedianMs: scrapeMedianMs,
+    figures: [
+      figure("Herald GET clients", heraldLoad.requestsPerSecond, "req/s", {
+        name: "bare Fastify route",
+        value: reference.requestsPerSecond,
+      }),
+      figure("Herald GET clients", heraldLoad.requestsPerSecond, "req/s", {
+        name: "Fastify + pg, same round trips",
+        value: databaseFloor.requestsPerSecond,
+      }),
+      figure("Herald GET clients, tracing on", tracedLoad.requestsPerSecond, "req/s", {
+        name: "the same, tracing off",
+        value: heraldLoad.requestsPerSecond,
+      }),
+      figure("Herald GET clients p99", heraldLoad.p99Ms, "ms"),
+      figure("server peak RSS", rss, "MiB"),
+      figure("/metrics scrape, median", scrapeMedianMs, "ms"),
+    ],
     ratioToDatabaseFloor:
       Math.round((heraldLoad.requestsPerSecond / databaseFloor.requestsPerSecond) * 1000) / 1000,
     ratio: Math.round(ratio * 1000) / 1000,
@@ -147,7 +206,10 @@ try {
     `ratio to reference: ${(ratio * 100).toFixed(1)}% (aim >= 15%; the database floor alone is ` +
       `${((databaseFloor.requestsPerSecond / reference.requestsPerSecond) * 100).toFixed(1)}%)   ` +
       `Herald p99: ${heraldLoad.p99Ms} ms (aim < 50)   ` +
-      `server peak RSS: ${rss} MiB (aim < 250)\nresults: ${path.relative(ROOT, file)}\n`,
+      `server peak RSS: ${rss} MiB (aim < 250)\n` +
+      `tracing on: ${((tracedLoad.requestsPerSecond / heraldLoad.requestsPerSecond) * 100).toFixed(1)}% of the ` +
+      `untraced throughput (${spansReceived} OTLP export requests)   /metrics scrape median: ${scrapeMedianMs} ms\n` +
+      `results: ${path.relative(ROOT, file)}\n`,
   );
 } finally {
   for (const child of children) child.kill("SIGTERM");

@@ -29,6 +29,7 @@ import { migrate } from "../src/db/migrate.js";
 import { createAppPool } from "../src/db/pool.js";
 import { withWorkspace } from "../src/db/tenant.js";
 import { createLogger } from "../src/observability/logger.js";
+import { figure } from "./figures.js";
 import { ROOT, table, writeResult } from "./lib.js";
 
 const ROWS = Number(process.env.BENCH_AUDIT_ROWS ?? 5_000_000);
@@ -289,6 +290,18 @@ try {
     sealing: { sealed, backlogAtStop: backlog, drainMs, chain, verified },
     queries: { rows: ROWS, generationSeconds, latest, filteredMonth: filtered },
     export: { rows: exportedRows, seconds: exportSeconds, bytes: exportedBytes, memoryGrowthMiB: growthMiB },
+    figures: [
+      figure("transaction with one audit event, median", percentile(withAudit, 50), "ms", {
+        name: "the same transaction without it",
+        value: percentile(without, 50),
+      }),
+      figure("audit events, 4 writers", Math.round(auditRate), "rows/s", {
+        name: "bare INSERT, 4 writers",
+        value: Math.round(bareRate),
+      }),
+      figure(`latest 50 events at ${ROWS.toLocaleString("en")} rows, median`, latest.median, "ms"),
+      figure("CSV export", Math.round(exportedRows / exportSeconds), "rows/s"),
+    ],
   });
   process.stdout.write(`${table(rows)}\n\nresults: ${path.relative(ROOT, file)}\n`);
 } finally {
