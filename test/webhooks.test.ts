@@ -278,16 +278,61 @@ describe("managing webhooks", () => {
     const victim = await createWebhook(["post.failed"], receiver.url());
     for (const [method, suffix] of [
       ["GET", ""],
+      ["PATCH", ""],
       ["DELETE", ""],
       ["GET", "/deliveries"],
       ["POST", "/test"],
     ] as const) {
-      const response = await call(t.app, other, method, `${hooksUrl(otherWs)}/${victim.id}${suffix}`);
+      const body = method === "PATCH" ? { enabled: false } : undefined;
+      const response = await call(t.app, other, method, `${hooksUrl(otherWs)}/${victim.id}${suffix}`, body);
       expectProblem(response, 404, "HERALD_NOT_FOUND");
     }
     const still = await call(t.app, owner, "GET", `${hooksUrl(workspaceId)}/${victim.id}`);
     expect(still.statusCode).toBe(200);
+    expect(still.json().enabled).toBe(true);
     expect(await deliveries(victim.id)).toEqual([]);
+  });
+
+  it("disables and enables a webhook: a disabled one gets no deliveries; the change is audited", async () => {
+    const created = await createWebhook(["post.failed"], receiver.url());
+    const url = `${hooksUrl(workspaceId)}/${created.id}`;
+    const off = await call(t.app, owner, "PATCH", url, { enabled: false, description: "  paused  " });
+    expect(off.statusCode).toBe(200);
+    expect(off.json()).toMatchObject({ enabled: false, description: "paused", events: ["post.failed"] });
+    await withWorkspace(t.pool, workspaceId, (tx) =>
+      enqueueWebhookEvent(tx, workspaceId, { type: "post.failed", data: { n: 1 } }),
+    );
+    expect(await deliveries(created.id)).toEqual([]);
+    const test = await call(t.app, owner, "POST", `${url}/test`);
+    expectProblem(test, 409, "HERALD_WEBHOOK_DISABLED");
+
+    const on = await call(t.app, owner, "PATCH", url, { enabled: true, events: ["post.published"] });
+    expect(on.json()).toMatchObject({ enabled: true, events: ["post.published"], description: "paused" });
+    await withWorkspace(t.pool, workspaceId, (tx) =>
+      enqueueWebhookEvent(tx, workspaceId, { type: "post.published", data: { n: 2 } }),
+    );
+    expect(await deliveries(created.id)).toHaveLength(1);
+
+    const audit = await asOwner(t.db.url, (db) =>
+      db.query<{ details: { before: { enabled: boolean }; after: { enabled: boolean } } }>(
+        "select details from audit_events where action = 'webhook_updated' and target_id = $1 order by created_at",
+        [created.id],
+      ),
+    );
+    expect(audit.rows.map((row) => [row.details.before.enabled, row.details.after.enabled])).toEqual([
+      [true, false],
+      [false, true],
+    ]);
+  });
+
+  it("refuses an empty change and unknown fields, naming them", async () => {
+    const created = await createWebhook(["post.failed"], receiver.url());
+    const url = `${hooksUrl(workspaceId)}/${created.id}`;
+    expect(validationPaths(await call(t.app, owner, "PATCH", url, {}))).toEqual(["body"]);
+    const unknown = await call(t.app, owner, "PATCH", url, { enabled: true, secret: "x" });
+    expect(validationPaths(unknown)).toEqual(["body.secret"]);
+    const badEvent = await call(t.app, owner, "PATCH", url, { events: ["post.nope"] });
+    expect(validationPaths(badEvent)).toEqual(["body.events.0"]);
   });
 
   it("deletes a webhook, audited in the same transaction", async () => {

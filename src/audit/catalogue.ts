@@ -62,6 +62,10 @@ export const AUDIT_ACTIONS = {
     description: "a target may or may not have been published; a person must check",
   },
   webhook_created: { severity: "medium", description: "an outbound webhook was added" },
+  webhook_updated: {
+    severity: "medium",
+    description: "an outbound webhook was enabled, disabled or changed",
+  },
   webhook_deleted: { severity: "medium", description: "an outbound webhook was removed" },
   notification_channel_created: { severity: "medium", description: "a notification channel was added" },
   notification_channel_deleted: { severity: "medium", description: "a notification channel was removed" },

@@ -83,6 +83,27 @@ export async function findWebhook(tx: Tx, webhookId: string): Promise<Webhook | 
   return rows[0] && toWebhook(rows[0]);
 }
 
+/** Changes the given fields; answers the webhook as it now is, or undefined if it is gone. */
+export async function updateWebhook(
+  tx: Tx,
+  webhookId: string,
+  change: { enabled?: boolean; events?: string[]; description?: string | null },
+): Promise<Webhook | undefined> {
+  const { rows } = await tx.query<WebhookRow>(
+    `update webhooks set enabled = coalesce($2, enabled), events = coalesce($3, events),
+       description = case when $4 then $5 else description end
+     where id = $1 returning *`,
+    [
+      webhookId,
+      change.enabled ?? null,
+      change.events ?? null,
+      change.description !== undefined,
+      change.description ?? null,
+    ],
+  );
+  return rows[0] && toWebhook(rows[0]);
+}
+
 export async function insertWebhook(
   tx: Tx,
   webhook: {

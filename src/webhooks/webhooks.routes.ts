@@ -10,6 +10,7 @@ import {
   WebhookDeliverySchema,
   WebhookParams,
   WebhookSchema,
+  WebhookUpdateSchema,
 } from "./webhooks.schemas.js";
 import * as service from "./webhooks.service.js";
 
@@ -71,6 +72,23 @@ export function webhooksRoutes({ pool, vault, config }: AppDeps): FastifyPluginA
       async (request) =>
         scope(request, "webhooks:manage", (tx, access) =>
           service.getWebhook(tx, access, request.params.webhookId),
+        ),
+    );
+
+    app.patch(
+      `${base}/:webhookId`,
+      {
+        schema: {
+          tags,
+          summary: "Enable or disable a webhook, or change its events or description",
+          params: WebhookParams,
+          body: WebhookUpdateSchema,
+          response: { 200: WebhookSchema, ...problemResponses(400, 401, 403, 404, 429) },
+        },
+      },
+      async (request) =>
+        scope(request, "webhooks:manage", (tx, access) =>
+          service.updateWebhook(tx, access, request.params.webhookId, request.body),
         ),
     );
 

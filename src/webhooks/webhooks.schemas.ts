@@ -66,6 +66,18 @@ export const WebhookCreateSchema = z
   });
 export type WebhookCreate = z.infer<typeof WebhookCreateSchema>;
 
+export const WebhookUpdateSchema = z
+  .strictObject({
+    enabled: z.boolean().optional().meta({
+      description: "false pauses deliveries: events are not recorded for it until it is enabled again.",
+    }),
+    events: WebhookCreateSchema.shape.events.optional(),
+    description: z.string().trim().max(500).nullable().optional(),
+  })
+  .refine((change) => Object.keys(change).length > 0, "Give at least one of enabled, events, description.")
+  .meta({ id: "WebhookUpdate", examples: [{ enabled: false }] });
+export type WebhookUpdate = z.infer<typeof WebhookUpdateSchema>;
+
 export const WebhookDeliverySchema = z
   .object({
     id: z.uuid(),

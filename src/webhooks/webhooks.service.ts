@@ -12,7 +12,7 @@ import { decodeCursor, page } from "../http/pagination.js";
 import type { Vault } from "../vault/vault.js";
 import { checkWebhookUrl } from "./webhook-url.js";
 import * as repo from "./webhooks.repository.js";
-import type { Webhook, WebhookCreate, WebhookDelivery } from "./webhooks.schemas.js";
+import type { Webhook, WebhookCreate, WebhookDelivery, WebhookUpdate } from "./webhooks.schemas.js";
 
 export type WebhookEventType =
   | "post.published"
@@ -125,6 +125,28 @@ export async function createWebhook(
     details: { url: withoutQuery(url), events: webhook.events, description: webhook.description },
   });
   return { ...webhook, secret };
+}
+
+export async function updateWebhook(
+  tx: Tx,
+  access: WorkspaceAccess,
+  webhookId: string,
+  change: WebhookUpdate,
+): Promise<Webhook> {
+  const before = await getWebhook(tx, access, webhookId);
+  const description = change.description === undefined ? undefined : change.description || null;
+  const webhook = await repo.updateWebhook(tx, webhookId, { ...change, description });
+  if (!webhook) throw new NotFoundError();
+  await auditIn(tx, access, {
+    action: "webhook_updated",
+    target: { type: "webhook", id: webhookId },
+    details: {
+      url: withoutQuery(webhook.url),
+      before: { enabled: before.enabled, events: before.events, description: before.description },
+      after: { enabled: webhook.enabled, events: webhook.events, description: webhook.description },
+    },
+  });
+  return webhook;
 }
 
 export async function deleteWebhook(tx: Tx, access: WorkspaceAccess, webhookId: string): Promise<void> {
