@@ -612,6 +612,19 @@ describe("the OpenAPI document", () => {
       expect.arrayContaining(["201", "413", "415"]),
     );
   });
+
+  it("describes the upload's multipart body: one binary part named file", async () => {
+    const spec = (await t.app.inject({ method: "GET", url: "/api/openapi.json" })).json();
+    const upload = spec.paths["/api/v1/workspaces/{workspaceId}/media"].post;
+    expect(upload.requestBody.content["multipart/form-data"].schema).toMatchObject({
+      type: "object",
+      required: ["file"],
+      properties: { file: { type: "string", format: "binary" } },
+    });
+    // The JSON routes keep their own bodies.
+    const imported = spec.paths["/api/v1/workspaces/{workspaceId}/media/import"].post;
+    expect(Object.keys(imported.requestBody.content)).toEqual(["application/json"]);
+  });
 });
 
 describe("S3 request signing", () => {

@@ -113,7 +113,23 @@ export async function buildApp(deps: AppDeps) {
       },
       security: [{ session: [] }, { apiKey: [] }],
     },
-    transform: jsonSchemaTransform,
+    transform: (input) => {
+      const output = jsonSchemaTransform(input);
+      // A multipart upload is read as a stream, not validated as a body; the document still says
+      // what to send: one binary part named `file`.
+      if (!input.schema?.consumes?.includes("multipart/form-data")) return output;
+      return {
+        ...output,
+        schema: {
+          ...output.schema,
+          body: {
+            type: "object",
+            required: ["file"],
+            properties: { file: { type: "string", format: "binary", description: "The file." } },
+          },
+        },
+      };
+    },
     transformObject: jsonSchemaTransformObject,
   });
   await app.register(swaggerUi, {
