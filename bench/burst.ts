@@ -50,6 +50,27 @@ const Post = z.object({
 type Post = z.infer<typeof Post>;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * CPU seconds (user + system) used so far by Herald's process, and by its PostgreSQL server: the
+ * postmaster started on `dataDir` and its children alive now (the pooled backends).
+ */
+async function cpuSeconds(heraldPid: number): Promise<{ herald: number; postgres: number }> {
+  const stats = new Map<number, { ppid: number; ticks: number }>();
+  let postmaster = 0;
+  for (const entry of await fs.readdir("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = await fs.readFile(`/proc/${entry}/stat`, "utf8").catch(() => "");
+    const match = /^\d+ \(.*\) \S+ (\d+)(?: \S+){9} (\d+) (\d+)/.exec(stat);
+    if (!match) continue;
+    stats.set(Number(entry), { ppid: Number(match[1]), ticks: Number(match[2]) + Number(match[3]) });
+    const command = await fs.readFile(`/proc/${entry}/cmdline`, "utf8").catch(() => "");
+    if (command.includes("postgres\0-D\0") && command.includes(dataDir)) postmaster = Number(entry);
+  }
+  let postgres = 0;
+  for (const [pid, stat] of stats) if (pid === postmaster || stat.ppid === postmaster) postgres += stat.ticks;
+  return { herald: (stats.get(heraldPid)?.ticks ?? 0) / 100, postgres: postgres / 100 };
+}
 const percentile = (sorted: number[], p: number) =>
   sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN;
 
@@ -136,15 +157,17 @@ try {
   // would load the very process being measured); the posts are read once the platform has them all.
   const deadline = dueAt.getTime() + 180_000;
   const expected = POSTS * ACCOUNTS;
-  await sleep(Math.max(0, dueAt.getTime() - Date.now()));
+  await sleep(Math.max(0, dueAt.getTime() - Date.now() - 500));
+  const cpuBefore = await cpuSeconds(herald.pid ?? 0);
   for (;;) {
     const { counts } = z
       .object({ counts: z.record(z.string(), z.number()) })
       .parse(await (await fetch(`${sandbox}/admin/ledger?limit=1`)).json());
     if ((counts.created ?? 0) + (counts.timeout_after_create ?? 0) >= expected || Date.now() > deadline)
       break;
-    await sleep(500);
+    await sleep(200);
   }
+  const cpuAfter = await cpuSeconds(herald.pid ?? 0);
   let posts = await read();
   while (posts.some((post) => post.targets.some((t) => !FINAL.has(t.status))) && Date.now() < deadline) {
     await sleep(1000);
@@ -201,6 +224,12 @@ try {
       p50: percentile(publishedAfter, 50),
       p99: percentile(publishedAfter, 99),
       max: publishedAfter.at(-1) ?? null,
+    },
+    // CPU spent from just before the due second until the platform had every post: a figure
+    // that another load on the machine does not inflate the way it does times.
+    cpuMsPerTarget: {
+      herald: Math.round(((cpuAfter.herald - cpuBefore.herald) * 1000 * 100) / expected) / 100,
+      postgres: Math.round(((cpuAfter.postgres - cpuBefore.postgres) * 1000 * 100) / expected) / 100,
     },
     createdBeforeDue,
   };
