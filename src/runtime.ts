@@ -85,7 +85,13 @@ export async function runRole(
       // Not one connection per job: publish jobs share batched transactions and hold none while a
       // platform answers, so a fixed pool serves any concurrency and many worker processes fit
       // within PostgreSQL's max_connections.
-      const pool = await appPool(databaseUrl, config.dbPoolSize, "herald-worker", log);
+      const pool = await appPool(
+        databaseUrl,
+        config.dbPoolSize,
+        "herald-worker",
+        log,
+        WORKER_QUERY_TIMEOUT_MS,
+      );
       started.push({ name: "worker pool", stop: () => pool.end() });
       const worker = await startWorker({
         pool,
@@ -146,8 +152,17 @@ async function openDatabase(config: Config, log: Logger, started: Stoppable[]): 
 }
 
 /** An application-role pool, checked: if the role were not in effect, RLS would not protect us. */
-async function appPool(url: string, max: number, applicationName: string, log: Logger): Promise<pg.Pool> {
-  const pool = createAppPool(url, { max, applicationName, log });
+/** Past the statement timeout (30 s), a worker query still unanswered is on a dead connection. */
+const WORKER_QUERY_TIMEOUT_MS = 45_000;
+
+async function appPool(
+  url: string,
+  max: number,
+  applicationName: string,
+  log: Logger,
+  queryTimeoutMs?: number,
+): Promise<pg.Pool> {
+  const pool = createAppPool(url, { max, applicationName, log, queryTimeoutMs });
   const { rows } = await pool.query<{ role: string }>("select current_user as role");
   if (rows[0]?.role !== APP_ROLE) {
     await pool.end();

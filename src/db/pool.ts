@@ -14,6 +14,13 @@ export type PoolOptions = {
   applicationName: string;
   /** Milliseconds; a runaway query is cancelled rather than holding locks forever. */
   statementTimeoutMs?: number;
+  /**
+   * Milliseconds a query may wait for its answer on the client side, for pools whose queries are
+   * all short (the worker's): a connection that died without a word would otherwise leave a query,
+   * and the publish batch waiting on it (src/publishing/batcher.ts), waiting forever. Not for the
+   * server's pool, whose audit exports stream one cursor for minutes.
+   */
+  queryTimeoutMs?: number;
   log: Logger;
 };
 
@@ -32,6 +39,9 @@ export function createAppPool(databaseUrl: string, options: PoolOptions): pg.Poo
     max: options.max,
     idleTimeoutMillis: 30_000,
     connectionTimeoutMillis: 10_000,
+    // TCP keepalives notice a peer that died without a word.
+    keepAlive: true,
+    query_timeout: options.queryTimeoutMs,
   });
   // An idle client that loses its connection (database restart) emits 'error' on the pool; without
   // a listener that would crash the process. The pool replaces the client on next use.
