@@ -43,6 +43,7 @@ const Post = z.object({
       status: z.string(),
       publishAt: z.string().nullable(),
       publishedAt: z.string().nullable(),
+      error: z.object({ code: z.string().nullable(), message: z.string() }).nullable(),
       attemptLog: z.array(z.object({ attempt: z.number(), latenessMs: z.number().nullable() })).optional(),
     }),
   ),
@@ -232,6 +233,9 @@ try {
       postgres: Math.round(((cpuAfter.postgres - cpuBefore.postgres) * 1000 * 100) / expected) / 100,
     },
     createdBeforeDue,
+    notPublished: targets
+      .filter((t) => t.status !== "published")
+      .map((t) => ({ id: t.id, status: t.status, error: t.error, attempts: t.attemptLog?.length })),
   };
   await writeResult(FAULTS ? "burst-faults" : "burst", {
     ...result,
