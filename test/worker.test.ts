@@ -3,6 +3,7 @@
  * lets a running job finish instead of abandoning it.
  */
 import { randomBytes, randomUUID } from "node:crypto";
+import { EventEmitter } from "node:events";
 import { makeWorkerUtils, type WorkerUtils } from "graphile-worker";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { recordAudit, SYSTEM } from "../src/audit/audit.js";
@@ -145,5 +146,37 @@ describe("worker", () => {
     await stopping;
     expect(finished).toBe(true);
     expect(await jobCount()).toBe(0);
+  });
+
+  it("starts its job runner again when the runner stops on its own, as when PostgreSQL shuts down under it", async () => {
+    // graphile-worker's pool shuts itself down when the database fails under it; here the pool is
+    // told to shut down directly, which is the same path without stopping the shared test server.
+    const events = new EventEmitter();
+    const pools: { gracefulShutdown(message?: string): Promise<void> }[] = [];
+    events.on("pool:create", ({ workerPool }) => pools.push(workerPool));
+    const ran: string[] = [];
+    const worker = await startWorker({
+      pool: db.appPool,
+      concurrency: 1,
+      version: "test",
+      log,
+      vault,
+      registry: registryOf([]),
+      config: loadConfig({ DATABASE_URL: db.url, LOG_LEVEL: "silent" }),
+      crontab: "",
+      tasks: { record: async (payload) => void ran.push((payload as { n: string }).n) },
+      events,
+    });
+    try {
+      await utils.addJob("record", { n: "before" });
+      await eventually(async () => ran.includes("before"), "a job ran before");
+      expect(pools).toHaveLength(1);
+      await pools[0]?.gracefulShutdown("the database system is shutting down");
+      await utils.addJob("record", { n: "after" });
+      await eventually(async () => ran.includes("after"), "a job ran after the runner had stopped", 10_000);
+      expect(pools).toHaveLength(2);
+    } finally {
+      await worker.stop();
+    }
   });
 });

@@ -90,6 +90,11 @@ export function createMetrics() {
     labelNames: ["platform", "outcome"] as const,
     registers: [registry],
   });
+  const runnerRestarts = new Counter({
+    name: "herald_worker_runner_restarts_total",
+    help: "Times this worker's job runner stopped on its own (e.g. the database went away) and was started again.",
+    registers: [registry],
+  });
   const httpDuration = new Histogram({
     name: "herald_http_request_duration_seconds",
     help: "HTTP request duration by method, route pattern and status.",
@@ -162,6 +167,9 @@ export function createMetrics() {
     },
     tokenRefresh(platform: string, outcome: "refreshed" | "failed" | "fresh") {
       tokenRefreshes.inc({ platform, outcome });
+    },
+    runnerRestarted() {
+      runnerRestarts.inc();
     },
     httpRequest(method: string, route: string | undefined, status: number, seconds: number) {
       httpDuration.observe({ method, route: route ?? "unmatched", status: String(status) }, seconds);
