@@ -54,22 +54,30 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * CPU seconds (user + system) used so far by Herald's process, and by its PostgreSQL server: the
- * postmaster started on `dataDir` and its children alive now (the pooled backends).
+ * postmaster started on `dataDir`, its children alive now (the pooled backends), and the children it
+ * has reaped (backends that ended: the kernel adds their time to the postmaster's cutime/cstime).
  */
 async function cpuSeconds(heraldPid: number): Promise<{ herald: number; postgres: number }> {
-  const stats = new Map<number, { ppid: number; ticks: number }>();
+  const stats = new Map<number, { ppid: number; ticks: number; reaped: number }>();
   let postmaster = 0;
   for (const entry of await fs.readdir("/proc")) {
     if (!/^\d+$/.test(entry)) continue;
     const stat = await fs.readFile(`/proc/${entry}/stat`, "utf8").catch(() => "");
-    const match = /^\d+ \(.*\) \S+ (\d+)(?: \S+){9} (\d+) (\d+)/.exec(stat);
+    const match = /^\d+ \(.*\) \S+ (\d+)(?: \S+){9} (\d+) (\d+) (\d+) (\d+)/.exec(stat);
     if (!match) continue;
-    stats.set(Number(entry), { ppid: Number(match[1]), ticks: Number(match[2]) + Number(match[3]) });
+    stats.set(Number(entry), {
+      ppid: Number(match[1]),
+      ticks: Number(match[2]) + Number(match[3]),
+      reaped: Number(match[4]) + Number(match[5]),
+    });
     const command = await fs.readFile(`/proc/${entry}/cmdline`, "utf8").catch(() => "");
     if (command.includes("postgres\0-D\0") && command.includes(dataDir)) postmaster = Number(entry);
   }
   let postgres = 0;
-  for (const [pid, stat] of stats) if (pid === postmaster || stat.ppid === postmaster) postgres += stat.ticks;
+  for (const [pid, stat] of stats) {
+    if (pid === postmaster) postgres += stat.ticks + stat.reaped;
+    else if (stat.ppid === postmaster) postgres += stat.ticks;
+  }
   return { herald: (stats.get(heraldPid)?.ticks ?? 0) / 100, postgres: postgres / 100 };
 }
 const percentile = (sorted: number[], p: number) =>

@@ -313,7 +313,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
       store: mediaStore(e, path.resolve(cwd, e.HERALD_DATA_DIR ?? "data")),
     },
     publishing: {
-      maxAttempts: e.HERALD_PUBLISH_MAX_ATTEMPTS ?? 8,
+      maxAttempts: e.HERALD_PUBLISH_MAX_ATTEMPTS ?? 15,
       maxRetryAgeSeconds: e.HERALD_PUBLISH_MAX_RETRY_AGE ?? 6 * 3600,
       leaseSeconds: e.HERALD_PUBLISH_LEASE_SECONDS ?? 120,
       accountConcurrency: e.HERALD_PUBLISH_ACCOUNT_CONCURRENCY ?? 8,
