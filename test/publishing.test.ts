@@ -6,6 +6,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { createAppPool } from "../src/db/pool.js";
 import { createLogger } from "../src/observability/logger.js";
 import { sweepTargets } from "../src/publishing/sweeper.js";
 import { startSandboxServer } from "../src/sandbox/sandbox.js";
@@ -24,6 +25,7 @@ import { confirm, connectSandbox } from "./helpers/connect.js";
 import { asOwner, dbNow } from "./helpers/database.js";
 import { eventually } from "./helpers/eventually.js";
 import { expectProblem } from "./helpers/problems.js";
+import { startTcpProxy } from "./helpers/tcp-proxy.js";
 
 const CLIENT_ID = "herald";
 const CLIENT_SECRET = `sandbox-secret-${randomBytes(6).toString("hex")}`;
@@ -583,6 +585,59 @@ describe("delivery", () => {
     const mine = (await ledger()).filter((e) => e.idempotencyKey === `herald-target-${targetId}`);
     expect(mine.map((e) => e.outcome).sort()).toEqual(["created", "deduped"]);
   });
+
+  it("the database going away while the platform answers: the finish is tried again, one attempt, published once", async () => {
+    // The worker reaches the database through a proxy that is cut while the Sandbox takes 1.5 s to
+    // answer, and restored 3 s later: the post exists at the platform, and only the finish is left.
+    const proxy = await startTcpProxy(t.db.url);
+    const pool = createAppPool(proxy.url, {
+      max: 4,
+      applicationName: "herald-test-proxied",
+      log,
+      queryTimeoutMs: 5000,
+    });
+    try {
+      await setFaults({ latencyMs: 1500 });
+      worker = await startWorker({
+        pool,
+        concurrency: 4,
+        version: "test",
+        log,
+        vault: t.vault,
+        registry: t.registry,
+        config: t.config,
+        crontab: "",
+      });
+      const created = (
+        await createPost({
+          clientId,
+          content: { text: `Through an outage ${randomBytes(3).toString("hex")}` },
+          targets: [{ accountId: accounts[0]?.id }],
+          publishNow: true,
+        })
+      ).json();
+      const targetId = created.targets[0].id;
+      await eventually(
+        async () => (await targetStates([created.id])).get(targetId) === "publishing",
+        "claimed",
+      );
+      proxy.cut();
+      await new Promise((resolve) => setTimeout(resolve, 3000));
+      proxy.restore();
+      await eventually(() => allFinal([created.id]), "the target is final");
+      const detail = (await call(t.app, owner, "GET", api(`/posts/${created.id}`))).json();
+      expect(detail.targets[0].status).toBe("published");
+      // Not handed to the sweeper (its lease is 120 s): the first attempt recorded its own result.
+      expect(detail.targets[0].attemptLog.map((a: { outcome: string }) => a.outcome)).toEqual(["published"]);
+      const mine = (await ledger()).filter((e) => e.idempotencyKey === `herald-target-${targetId}`);
+      expect(mine.map((e) => e.outcome)).toEqual(["created"]);
+    } finally {
+      await worker?.stop();
+      worker = undefined;
+      await pool.end();
+      await proxy.close();
+    }
+  }, 60_000);
 
   it("a target whose account was disconnected fails with a plain reason, and retry queues it again", async () => {
     const pendingId = await connectSandbox(t.app, owner, workspaceId, {

@@ -76,8 +76,16 @@ async function transaction<T>(
   }
 }
 
-function isConnectionError(error: unknown): boolean {
+/**
+ * The database is away rather than the statement wrong: a lost or refused connection, or a server
+ * shutting down or starting up (57P01 admin shutdown, 57P02 crash shutdown, 57P03 cannot connect now).
+ */
+export function isConnectionError(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
   const code = "code" in error ? String(error.code) : "";
-  return code.startsWith("08") || code === "57P01" || /terminat|Connection/i.test(error.message);
+  return (
+    code.startsWith("08") ||
+    ["57P01", "57P02", "57P03", "ECONNREFUSED", "ECONNRESET", "EPIPE"].includes(code) ||
+    /terminat|Connection|timeout exceeded when trying to connect/i.test(error.message)
+  );
 }
