@@ -78,8 +78,12 @@ const WORKERS = count(flags.workers, 3);
 const SEED = count(flags.seed, 1 + Math.floor(Math.random() * 1_000_000));
 const KILLS = !flags["no-kills"];
 const TARGETS_PER_POST = Math.min(10, ACCOUNTS);
-/** After the window: how long the last targets may take (retries, claims of killed workers). */
-const DRAIN_TIMEOUT_MS = Math.max(90_000, WINDOW_MS * 0.6);
+/**
+ * After the window, how long the last targets may take: long enough for Herald's slowest recovery
+ * path, a claim held by a worker that looks alive, which waits for its lease (120 s) and the next
+ * sweep (every 15 s).
+ */
+const DRAIN_TIMEOUT_MS = Math.max(150_000, WINDOW_MS * 0.6);
 const DB_DOWN_MS = 3000;
 const FAULTS = {
   errorRate: 0.1,
@@ -380,6 +384,16 @@ try {
       [session.workspaceId],
     ),
   );
+  // Workers that lived through the database restart and, though their heartbeat went on, started
+  // no publish attempt after it (the runner stopping on its own: see docs/RELIABILITY.md).
+  const { rows: silent } = await withDatabase(database.url, (db) =>
+    db.query<{ pid: number }>(
+      `select h.pid from worker_heartbeats h
+       where h.started_at < $1 and h.last_seen_at > $2::timestamptz + interval '30 seconds'
+         and not exists (select 1 from publish_attempts a where a.worker_id = h.worker_id and a.started_at > $2)`,
+      [new Date(database_.downAt), new Date(database_.upAt)],
+    ),
+  );
   const audit = z
     .object({ ok: z.boolean(), checked: z.number() })
     .parse(await (await fetch(`${api}/audit/verify`, { headers })).json());
@@ -395,8 +409,15 @@ try {
         failed: z.number(),
         unconfirmed: z.number(),
       }),
+      tokenRefresh: z.object({ refreshed: z.number(), failed: z.number() }),
     })
-    .parse(await (await fetch(`${api}/monitoring/metrics?${range}`, { headers })).json()).publishing;
+    .parse(await (await fetch(`${api}/monitoring/metrics?${range}`, { headers })).json());
+  const { rows: accountStates } = await withDatabase(database.url, (db) =>
+    db.query<{ status: string; n: number }>(
+      "select status, count(*)::int as n from social_accounts where workspace_id = $1 group by status",
+      [session.workspaceId],
+    ),
+  );
 
   const statuses: Record<string, number> = {};
   for (const target of targets) statuses[target.status] = (statuses[target.status] ?? 0) + 1;
@@ -421,7 +442,7 @@ try {
   const firstAttemptLateness: number[] = [];
   for (const target of targets) {
     const created = creations.get(targetKey(target.id)) ?? [];
-    if (created.length > 0) createdKeys++;
+    if (created.length > 0 && FINAL_STATES.includes(target.status)) createdKeys++;
     if (created.length > 1) duplicates += created.length - 1;
     if (!FINAL_STATES.includes(target.status)) lost.notFinal++;
     else if (target.status === "published" && created.length === 0) lost.publishedNotOnPlatform++;
@@ -454,13 +475,15 @@ try {
   firstAttemptLateness.sort((a, b) => a - b);
   const lostTotal = Object.values(lost).reduce((sum, n) => sum + n, 0);
   const published = statuses.published ?? 0;
-  // Attempt records (what the monitoring API reads) against the platform's ledger: every target the
-  // Sandbox created was published by one attempt, or is unconfirmed.
+  // Attempt records (what the monitoring API reads) against the platform's ledger: every finished
+  // target the Sandbox created was published by one attempt, or is unconfirmed. (Targets not final
+  // are already counted as lost.)
+  const { publishing } = monitoring;
   const metricsMatchLedger =
-    monitoring.published === published &&
-    monitoring.published + createdUnconfirmed === createdKeys &&
-    monitoring.failed === (statuses.failed ?? 0) &&
-    monitoring.unconfirmed === (statuses.unconfirmed ?? 0);
+    publishing.published === published &&
+    publishing.published + createdUnconfirmed === createdKeys &&
+    publishing.failed === (statuses.failed ?? 0) &&
+    publishing.unconfirmed === (statuses.unconfirmed ?? 0);
   const answers: Record<string, number> = {};
   for (const change of changed) {
     const key = `${change.action} ${change.status ?? "no answer"}${change.code ? ` ${change.code}` : ""}`;
@@ -486,6 +509,7 @@ try {
     auditVerified: audit.ok,
     metricsMatchLedger,
     kills: events.kills,
+    workersSilentAfterDbRestart: database_.upAt ? silent.length : null,
     dbDownSeconds: Math.round((database_.upAt - database_.downAt) / 100) / 10,
     durationSeconds: Math.round((Date.now() - startedAt) / 1000),
   };
@@ -509,7 +533,8 @@ try {
     clientRepeats,
     createdLate,
     workers: events,
-    monitoring,
+    monitoring: { publishing, tokenRefresh: monitoring.tokenRefresh },
+    accounts: Object.fromEntries(accountStates.map((row) => [row.status, row.n])),
     ledgerCounts: ledger.counts,
     ledgerCreatedKeys: createdKeys,
     createdUnconfirmed,
