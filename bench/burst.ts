@@ -21,10 +21,17 @@ import path from "node:path";
 import { z } from "zod";
 import {
   connectSandboxAccounts,
+  creationsByKey,
+  exited,
+  FINAL_STATES,
   freePort,
   heraldSession,
+  percentile,
   ROOT,
+  readLedger,
+  sleep,
   startProcess,
+  targetKey,
   waitForHttp,
   writeResult,
 } from "./lib.js";
@@ -33,7 +40,7 @@ const POSTS = Number(process.env.BENCH_BURST_POSTS ?? 200);
 const ACCOUNTS = Number(process.env.BENCH_BURST_ACCOUNTS ?? 2);
 const LEAD_MS = Number(process.env.BENCH_BURST_LEAD_MS ?? 10_000);
 const FAULTS = process.argv.includes("--faults");
-const FINAL = new Set(["published", "failed", "unconfirmed", "cancelled"]);
+const FINAL = new Set(FINAL_STATES);
 
 const Post = z.object({
   id: z.uuid(),
@@ -49,8 +56,6 @@ const Post = z.object({
   ),
 });
 type Post = z.infer<typeof Post>;
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * CPU seconds (user + system) used so far by Herald's process, and by its PostgreSQL server: the
@@ -80,8 +85,6 @@ async function cpuSeconds(heraldPid: number): Promise<{ herald: number; postgres
   }
   return { herald: (stats.get(heraldPid)?.ticks ?? 0) / 100, postgres: postgres / 100 };
 }
-const percentile = (sorted: number[], p: number) =>
-  sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN;
 
 const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), "herald-burst-"));
 await fs.chmod(dataDir, 0o755);
@@ -197,21 +200,12 @@ try {
     .sort((a, b) => a - b);
   const attempts = targets.reduce((sum, t) => sum + (t.attemptLog?.length ?? 0), 0);
 
-  const ledger = z
-    .object({
-      entries: z.array(z.object({ idempotencyKey: z.string().nullable(), outcome: z.string() })),
-      counts: z.record(z.string(), z.number()),
-    })
-    .parse(await (await fetch(`${sandbox}/admin/ledger?limit=100000`)).json());
-  const creations = new Map<string, number>();
-  for (const entry of ledger.entries) {
-    if (!entry.idempotencyKey || !["created", "timeout_after_create"].includes(entry.outcome)) continue;
-    creations.set(entry.idempotencyKey, (creations.get(entry.idempotencyKey) ?? 0) + 1);
-  }
+  const ledger = await readLedger(sandbox);
+  const creations = creationsByKey(ledger);
   let duplicates = 0;
   let notCreated = 0;
   for (const target of targets) {
-    const created = creations.get(`herald-target-${target.id}`) ?? 0;
+    const created = creations.get(targetKey(target.id))?.length ?? 0;
     if (created > 1) duplicates += created - 1;
     if (created === 0) notCreated += 1;
   }
@@ -221,7 +215,7 @@ try {
     published: statuses.published ?? 0,
     statuses,
     attempts,
-    ledgerCreates: [...creations.values()].reduce((sum, n) => sum + n, 0),
+    ledgerCreates: [...creations.values()].reduce((sum, entries) => sum + entries.length, 0),
     duplicates,
     notCreated,
     latenessMs: {
@@ -255,7 +249,7 @@ try {
   exitCode = result.published === expected && duplicates === 0 && notCreated === 0 ? 0 : 1;
 } finally {
   herald.kill("SIGTERM");
-  await new Promise((resolve) => herald.once("exit", resolve));
+  await exited(herald);
   await fs.rm(dataDir, { recursive: true, force: true });
 }
 process.exit(exitCode);

@@ -18,19 +18,26 @@
 import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import pg from "pg";
 import { startEmbeddedPostgres } from "../src/db/embedded.js";
 import { createLogger } from "../src/observability/logger.js";
 import {
   benchSecrets,
   connectSandboxAccounts,
   createScheduledTargets,
+  creationsByKey,
+  exited,
+  FINAL_STATES,
   freePort,
   heraldSession,
   ROOT,
+  readLedger,
+  sleep,
   startProcess,
+  startSandbox,
   targetCounts,
+  targetKey,
   waitForHttp,
+  withDatabase,
   writeResult,
 } from "./lib.js";
 
@@ -39,26 +46,18 @@ const ACCOUNTS = Number(process.env.BENCH_KILL_ACCOUNTS ?? 20);
 const KILL_AT = Number(process.env.BENCH_KILL_AT ?? 0.33);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 10);
 const RECOVERY_TIMEOUT_MS = 300_000;
-const FINAL = ["published", "failed", "unconfirmed", "cancelled"];
 
 const log = createLogger("warn");
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), "herald-kill-"));
 await fs.chmod(dataDir, 0o755);
 const database = await startEmbeddedPostgres({ dataDir: path.join(dataDir, "db"), port: 0, log });
 const children: Array<ReturnType<typeof startProcess>> = [];
 let exitCode = 1;
-
-type LedgerEntry = { idempotencyKey: string | null; outcome: string; postId: string | null };
+const withOwner = <T>(fn: Parameters<typeof withDatabase<T>>[1]) => withDatabase(database.url, fn);
 
 try {
-  const sandboxPort = await freePort();
-  const sandboxUrl = `http://127.0.0.1:${sandboxPort}`;
-  const sandbox = startProcess([path.join(ROOT, "dist/main.js"), "sandbox", "--port", String(sandboxPort)], {
-    LOG_LEVEL: "warn",
-  });
-  children.push(sandbox);
-  await waitForHttp(`${sandboxUrl}/admin/faults`, sandbox);
+  const sandbox = await startSandbox();
+  children.push(sandbox.child);
 
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
@@ -67,8 +66,7 @@ try {
     PORT: String(port),
     HERALD_PUBLIC_URL: base,
     HERALD_DATA_DIR: path.join(dataDir, "herald"),
-    HERALD_SANDBOX: "off",
-    HERALD_SANDBOX_URL: sandboxUrl,
+    ...sandbox.env,
     HERALD_RATE_LIMIT_PER_MINUTE: "100000000",
     HERALD_WORKER_CONCURRENCY: String(CONCURRENCY),
     LOG_LEVEL: "info",
@@ -101,7 +99,7 @@ try {
     await sleep(20);
   }
   first.kill("SIGKILL");
-  await new Promise((resolve) => first.once("exit", resolve));
+  await exited(first);
   const afterKill = await targetCounts(database.url, session.workspaceId);
   process.stderr.write(`killed with SIGKILL at ${JSON.stringify(afterKill)}\n`);
 
@@ -120,22 +118,15 @@ try {
       (finalCounts.publishing ?? 0) <= (afterKill.publishing ?? 0)
     )
       queueDrainedSeconds = Math.round((Date.now() - restartedAt) / 100) / 10;
-    const final = FINAL.reduce((sum, status) => sum + (finalCounts[status] ?? 0), 0);
+    const final = FINAL_STATES.reduce((sum, status) => sum + (finalCounts[status] ?? 0), 0);
     if (final >= TARGETS) break;
     if (Date.now() - restartedAt > RECOVERY_TIMEOUT_MS || second.exitCode !== null) break;
     await sleep(250);
   }
   const recoverySeconds = Math.round((Date.now() - restartedAt) / 100) / 10;
 
-  const ledger = (await (await fetch(`${sandboxUrl}/admin/ledger?limit=100000`)).json()) as {
-    entries: LedgerEntry[];
-    counts: Record<string, number>;
-  };
-  const creations = new Map<string, number>();
-  for (const entry of ledger.entries) {
-    if (!entry.idempotencyKey || !["created", "timeout_after_create"].includes(entry.outcome)) continue;
-    creations.set(entry.idempotencyKey, (creations.get(entry.idempotencyKey) ?? 0) + 1);
-  }
+  const ledger = await readLedger(sandbox.url);
+  const creations = creationsByKey(ledger);
   const { rows: states } = await withOwner((db) =>
     db.query<{ id: string; status: string; attempts: number }>(
       "select id, status, attempts from post_targets where workspace_id = $1",
@@ -145,7 +136,7 @@ try {
   let duplicates = 0;
   let lost = 0;
   for (const target of states) {
-    const created = creations.get(`herald-target-${target.id}`) ?? 0;
+    const created = creations.get(targetKey(target.id))?.length ?? 0;
     if (created > 1) duplicates += created - 1;
     if (created === 0 || target.status !== "published") lost += 1;
   }
@@ -191,13 +182,3 @@ try {
   await fs.rm(dataDir, { recursive: true, force: true });
 }
 process.exit(exitCode);
-
-async function withOwner<T>(fn: (db: pg.Client) => Promise<T>): Promise<T> {
-  const db = new pg.Client({ connectionString: database.url });
-  await db.connect();
-  try {
-    return await fn(db);
-  } finally {
-    await db.end();
-  }
-}

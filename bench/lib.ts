@@ -1,6 +1,7 @@
 /** Shared pieces of the benchmarks: processes, ports, readiness, peak memory, result files. */
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { closeSync, openSync } from "node:fs";
 import fs from "node:fs/promises";
 import net from "node:net";
 import path from "node:path";
@@ -19,12 +20,107 @@ export async function freePort(): Promise<number> {
   });
 }
 
-export function startProcess(args: string[], env: Record<string, string>): ChildProcess {
-  return spawn(process.execPath, args, {
+export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** The p-th percentile (nearest rank) of numbers sorted ascending; NaN when there are none. */
+export function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN;
+}
+
+/**
+ * A node child process in the project's root. Its stdout (Herald's JSON log) is dropped, or
+ * appended with its stderr to `logFile`; without one, stderr is the caller's.
+ */
+export function startProcess(
+  args: string[],
+  env: Record<string, string>,
+  options: { logFile?: string } = {},
+): ChildProcess {
+  const log = options.logFile ? openSync(options.logFile, "a") : undefined;
+  const child = spawn(process.execPath, args, {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? "", ...env },
-    stdio: ["ignore", "ignore", "inherit"],
+    stdio: ["ignore", log ?? "ignore", log ?? "inherit"],
   });
+  if (log !== undefined) closeSync(log);
+  return child;
+}
+
+/** Waits until a child process has exited (at once if it already has). */
+export async function exited(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  await new Promise((resolve) => child.once("exit", resolve));
+}
+
+/**
+ * The Sandbox network as its own process (`herald sandbox`, state in memory): a Herald killed or
+ * restarted cannot take the platform's ledger with it. Herald reaches it with `HERALD_SANDBOX=off`
+ * and `HERALD_SANDBOX_URL` (see `sandboxEnv`).
+ */
+export async function startSandbox(options: { logFile?: string } = {}) {
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const child = startProcess(
+    [path.join(ROOT, "dist/main.js"), "sandbox", "--port", String(port)],
+    { LOG_LEVEL: "warn" },
+    options,
+  );
+  await waitForHttp(`${url}/admin/faults`, child);
+  return { url, child, env: { HERALD_SANDBOX: "off", HERALD_SANDBOX_URL: url } };
+}
+
+const LedgerSchema = z.object({
+  entries: z.array(
+    z.object({
+      at: z.string(),
+      accountId: z.string().nullable(),
+      idempotencyKey: z.string().nullable(),
+      outcome: z.string(),
+      postId: z.string().nullable(),
+    }),
+  ),
+  counts: z.record(z.string(), z.number()),
+});
+export type Ledger = z.infer<typeof LedgerSchema>;
+export type LedgerEntry = Ledger["entries"][number];
+
+const LEDGER_LIMIT = 100_000;
+
+/** Every create call the Sandbox at `sandboxUrl` saw (its admin API), newest first. */
+export async function readLedger(sandboxUrl: string): Promise<Ledger> {
+  const response = await fetch(`${sandboxUrl}/admin/ledger?limit=${LEDGER_LIMIT}`);
+  if (!response.ok) throw new Error(`ledger: ${response.status} ${await response.text()}`);
+  const ledger = LedgerSchema.parse(await response.json());
+  if (ledger.entries.length >= LEDGER_LIMIT)
+    throw new Error(`the ledger has more than ${LEDGER_LIMIT} entries`);
+  return ledger;
+}
+
+/**
+ * The ledger's creations by idempotency key: `created`, and `timeout_after_create` (created, the
+ * answer withheld). `deduped` is a replay the platform caught, not a creation.
+ */
+export function creationsByKey(ledger: Ledger): Map<string, LedgerEntry[]> {
+  const creations = new Map<string, LedgerEntry[]>();
+  for (const entry of ledger.entries) {
+    if (!entry.idempotencyKey || !["created", "timeout_after_create"].includes(entry.outcome)) continue;
+    creations.set(entry.idempotencyKey, [...(creations.get(entry.idempotencyKey) ?? []), entry]);
+  }
+  return creations;
+}
+
+/** The key Herald sends with every attempt of a target (src/publishing/delivery.ts). */
+export const targetKey = (targetId: string) => `herald-target-${targetId}`;
+
+/** Runs `fn` on a fresh connection to `url` (the database owner: RLS does not apply). */
+export async function withDatabase<T>(url: string, fn: (db: pg.Client) => Promise<T>): Promise<T> {
+  const db = new pg.Client({ connectionString: url });
+  await db.connect();
+  try {
+    return await fn(db);
+  } finally {
+    await db.end();
+  }
 }
 
 export async function waitForHttp(url: string, child: ChildProcess, timeoutMs = 60_000) {
@@ -252,18 +348,17 @@ export async function createScheduledTargets(
 
 /** Targets of a workspace by status, read as the database owner (RLS does not apply). */
 export async function targetCounts(ownerUrl: string, workspaceId: string): Promise<Record<string, number>> {
-  const client = new pg.Client({ connectionString: ownerUrl });
-  await client.connect();
-  try {
-    const { rows } = await client.query<{ status: string; n: number }>(
+  const { rows } = await withDatabase(ownerUrl, (db) =>
+    db.query<{ status: string; n: number }>(
       "select status, count(*)::int as n from post_targets where workspace_id = $1 group by status",
       [workspaceId],
-    );
-    return Object.fromEntries(rows.map((row) => [row.status, row.n]));
-  } finally {
-    await client.end();
-  }
+    ),
+  );
+  return Object.fromEntries(rows.map((row) => [row.status, row.n]));
 }
+
+/** Final target states: nothing more will happen to the target without a person. */
+export const FINAL_STATES: readonly string[] = ["published", "failed", "unconfirmed", "cancelled"];
 
 /** A fixed encryption key and auth secret, so that every process of a run shares them. */
 export function benchSecrets(): Record<string, string> {
