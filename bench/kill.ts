@@ -13,7 +13,7 @@
  * every target `published`. Prints one JSON line; exits 1 on a duplicate or a lost target.
  *
  * BENCH_KILL_TARGETS (1,000), BENCH_KILL_ACCOUNTS (20), BENCH_KILL_AT (0.33: the share published
- * when the kill comes), BENCH_CONCURRENCY (10).
+ * when the kill comes), BENCH_CONCURRENCY (256, Herald's default HERALD_WORKER_CONCURRENCY).
  */
 import fs from "node:fs/promises";
 import os from "node:os";
@@ -44,7 +44,7 @@ import {
 const TARGETS = Number(process.env.BENCH_KILL_TARGETS ?? 1000);
 const ACCOUNTS = Number(process.env.BENCH_KILL_ACCOUNTS ?? 20);
 const KILL_AT = Number(process.env.BENCH_KILL_AT ?? 0.33);
-const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 10);
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 256);
 const RECOVERY_TIMEOUT_MS = 300_000;
 
 const log = createLogger("warn");
