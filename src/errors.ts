@@ -84,6 +84,22 @@ export class RateLimitedError extends AppError {
 }
 
 /** A platform Herald had to call did not answer usefully; nothing was changed. */
+/**
+ * The database did not answer (a restart, a failover). Retrying is right; whether a change whose
+ * commit was cut off took effect is unknown, which is what `Idempotency-Key` on POST /posts is for.
+ */
+export class DatabaseUnavailableError extends AppError {
+  constructor(cause: unknown) {
+    super(
+      503,
+      "HERALD_DATABASE_UNAVAILABLE",
+      "Database unavailable",
+      "Herald cannot reach its database for the moment. Try again shortly (a new post with the same Idempotency-Key).",
+      { retryAfterSeconds: 5, cause },
+    );
+  }
+}
+
 export class PlatformUnavailableError extends AppError {
   constructor(platform: string, reason: string, retryAfterSeconds?: number) {
     super(

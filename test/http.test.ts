@@ -3,9 +3,12 @@
  * liveness and readiness, and 5xx answers that hide internals.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createAppPool } from "../src/db/pool.js";
+import { createLogger } from "../src/observability/logger.js";
 import { call, signUp, startTestApp, type TestApp } from "./helpers/app.js";
-import { asOwner } from "./helpers/database.js";
+import { asOwner, createTestDatabase } from "./helpers/database.js";
 import { capturedLogger } from "./helpers/log-capture.js";
+import { startTcpProxy } from "./helpers/tcp-proxy.js";
 
 let t: TestApp;
 const logs = capturedLogger();
@@ -128,6 +131,41 @@ describe("problem+json errors", () => {
       expect(logged?.err).toMatchObject({ message: 'relation "clients" does not exist' });
     } finally {
       await asOwner(t.db.url, (owner) => owner.query("alter table clients_moved rename to clients"));
+    }
+  });
+});
+
+describe("a database that goes away", () => {
+  it("answers 503 HERALD_DATABASE_UNAVAILABLE with Retry-After, not a 500, and works again when it is back", async () => {
+    const db = await createTestDatabase();
+    const proxy = await startTcpProxy(db.url);
+    const appPool = createAppPool(proxy.url, {
+      max: 2,
+      applicationName: "herald-test-proxied",
+      log: createLogger("silent"),
+    });
+    const away = await startTestApp({}, { db: { ...db, appPool }, log: logs.log });
+    try {
+      const session = await signUp(away.app);
+      proxy.cut();
+      const response = await call(away.app, session, "GET", "/api/v1/workspaces", undefined, {
+        "x-request-id": "req-db-away",
+      });
+      expect(response.statusCode).toBe(503);
+      expect(response.headers["retry-after"]).toBe("5");
+      expect(response.json()).toMatchObject({
+        code: "HERALD_DATABASE_UNAVAILABLE",
+        requestId: "req-db-away",
+      });
+      const logged = logs.lines().find((l) => l.requestId === "req-db-away" && l.err);
+      expect(logged?.level).toBe("warn");
+      proxy.restore();
+      expect((await call(away.app, session, "GET", "/api/v1/workspaces")).statusCode).toBe(200);
+    } finally {
+      await away.close();
+      await appPool.end();
+      await proxy.close();
+      await db.drop();
     }
   });
 });

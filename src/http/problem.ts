@@ -6,7 +6,14 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
 import { hasZodFastifySchemaValidationErrors } from "fastify-type-provider-zod";
 import { z } from "zod";
-import { AppError, type FieldError, NotFoundError, ValidationError } from "../errors.js";
+import { isConnectionError } from "../db/tenant.js";
+import {
+  AppError,
+  DatabaseUnavailableError,
+  type FieldError,
+  NotFoundError,
+  ValidationError,
+} from "../errors.js";
 
 export const ProblemSchema = z
   .object({
@@ -123,13 +130,18 @@ export function sendProblem(reply: FastifyReply, problem: Problem, retryAfterSec
 }
 
 export function errorHandler(error: unknown, request: FastifyRequest, reply: FastifyReply) {
-  const problem = toProblem(error, request.id);
-  if (problem.status >= 500) {
+  // A database that went away (a restart, a failover) is not a bug: the client should retry.
+  const known =
+    !(error instanceof AppError) && isConnectionError(error) ? new DatabaseUnavailableError(error) : error;
+  const problem = toProblem(known, request.id);
+  if (known instanceof DatabaseUnavailableError) {
+    request.log.warn({ err: error }, "request failed: the database is unavailable");
+  } else if (problem.status >= 500) {
     request.log.error({ err: error }, "request failed");
-  } else if (!(error instanceof AppError)) {
+  } else if (!(known instanceof AppError)) {
     request.log.info({ code: problem.code, detail: problem.detail }, "request rejected");
   }
-  return sendProblem(reply, problem, error instanceof AppError ? error.retryAfterSeconds : undefined);
+  return sendProblem(reply, problem, known instanceof AppError ? known.retryAfterSeconds : undefined);
 }
 
 export function notFoundHandler(request: FastifyRequest, reply: FastifyReply) {
