@@ -48,6 +48,7 @@ import {
 import { asOwner, dbNow } from "./helpers/database.js";
 import { capturedLogger } from "./helpers/log-capture.js";
 import { expectProblem } from "./helpers/problems.js";
+import { startTcpProxy } from "./helpers/tcp-proxy.js";
 
 const CLIENT_ID = "herald";
 const CLIENT_SECRET = `sandbox-secret-${randomBytes(6).toString("hex")}`;
@@ -938,6 +939,77 @@ describe("the token sweep", () => {
     if (first.outcome !== "refreshed" || second.outcome !== "fresh") throw new Error("unreachable");
     expect(second.tokens.accessToken).toBe(first.tokens.accessToken);
   });
+});
+
+describe("a refresh cut off by the database", () => {
+  it("tokens the platform rotated while the database went away are stored when it is back, so the grant survives", async () => {
+    const [account] = await addSandbox({ user: sandboxUser(), accounts: ["Rotated"] });
+    if (!account) throw new Error("nothing added");
+    const credentialId = (
+      await ownerQuery<{ credential_id: string }>("select credential_id from social_accounts where id = $1", [
+        account.id,
+      ])
+    )[0]?.credential_id;
+    if (!credentialId) throw new Error("no credential");
+    // Herald's database connections go through a proxy that is cut the moment the Sandbox is asked
+    // for new tokens, and restored 1.5 s later: the platform has rotated them, Herald's transaction is gone.
+    const database = await startTcpProxy(t.db.url);
+    const pool = createAppPool(database.url, {
+      max: 2,
+      applicationName: "herald-test-proxied",
+      log: createLogger("silent"),
+    });
+    const sandboxOrigin = new URL(sandbox.url).origin;
+    const platform = createServer(async (request, response) => {
+      const chunks: Buffer[] = [];
+      for await (const chunk of request) chunks.push(chunk as Buffer);
+      const body = Buffer.concat(chunks);
+      if (request.url?.endsWith("/oauth/token") && body.toString().includes("grant_type=refresh_token")) {
+        database.cut();
+        setTimeout(() => database.restore(), 1500);
+      }
+      const upstream = await fetch(`${sandboxOrigin}${request.url}`, {
+        method: request.method ?? "GET",
+        headers: Object.fromEntries(
+          ["content-type", "authorization", "accept"].flatMap((h) =>
+            request.headers[h] ? [[h, String(request.headers[h])]] : [],
+          ),
+        ),
+        ...(body.length > 0 ? { body } : {}),
+      });
+      const answer = Buffer.from(await upstream.arrayBuffer());
+      response.writeHead(upstream.status, {
+        "content-type": upstream.headers.get("content-type") ?? "application/json",
+      });
+      response.end(answer);
+    });
+    await new Promise<void>((resolve) => platform.listen(0, "127.0.0.1", resolve));
+    const port = (platform.address() as { port: number }).port;
+    const registry = createRegistry(
+      {
+        ...t.config,
+        sandbox: {
+          ...t.config.sandbox,
+          url: `http://127.0.0.1:${port}${new URL(sandbox.url).pathname.replace(/\/$/, "")}`,
+        },
+      },
+      createLogger("silent"),
+    );
+    try {
+      const outcome = await refreshCredential(pool, { ...deps(), registry }, workspaceId, credentialId, {
+        force: true,
+        audit: SYSTEM,
+      });
+      expect(outcome.outcome).toBe("refreshed");
+    } finally {
+      await pool.end();
+      await database.close();
+      await new Promise<void>((resolve) => platform.close(() => resolve()));
+    }
+    // The stored refresh token is the rotated one: refreshing again works, and the grant lives.
+    const again = await call(t.app, owner, "POST", api(`/accounts/${account.id}/refresh`));
+    expect(again.json()).toMatchObject({ status: "active" });
+  }, 30_000);
 });
 
 // Runs last (tests in a file run in order): everything above, failures included, has been logged.

@@ -8,8 +8,8 @@
  */
 import { randomUUID } from "node:crypto";
 import type pg from "pg";
-import { type AuditContext, recordAudit } from "../audit/audit.js";
-import { type Tx, withWorkspace } from "../db/tenant.js";
+import { type AuditContext, recordAudit, recordAudits } from "../audit/audit.js";
+import { isConnectionError, type Tx, withWorkspace } from "../db/tenant.js";
 import { enqueueNotification } from "../notifications/notifications.service.js";
 import type { Logger } from "../observability/logger.js";
 import { metrics } from "../observability/metrics.js";
@@ -183,7 +183,8 @@ async function refreshLocked(
   credentialId: string,
   options: RefreshOptions,
 ): Promise<RefreshOutcome> {
-  return withWorkspace(pool, workspaceId, async (tx) => {
+  let received: Received | undefined;
+  return withWorkspace(pool, workspaceId, async (tx): Promise<RefreshOutcome> => {
     const row = await findCredential(tx, credentialId, true);
     if (!row) return { outcome: "failed", reason: "The account is not connected any more." };
     const adapter = deps.registry.adapter(row.platform);
@@ -255,31 +256,91 @@ async function refreshLocked(
       metrics.tokenRefresh(row.platform, "failed");
       return { outcome: "failed", reason };
     }
-    await saveCredential(tx, deps.vault, workspaceId, {
+    received = {
+      tokens,
       platform: row.platform,
       subject: row.subject,
-      tokens,
-    });
-    await tx.query(
-      `update social_accounts set status = 'active', status_reason = null, updated_at = now()
-       where credential_id = $1 and status in ('expiring', 'needs_reconnection', 'active')`,
-      [credentialId],
-    );
-    for (const account of accounts.rows) {
-      await recordAudit(tx, workspaceId, options.audit, {
-        action: "token_refreshed",
-        target: { type: "account", id: account.id },
-        accountId: account.id,
-        details: {
-          platform: row.platform,
-          expiresAt: tokens.expiresAt?.toISOString() ?? null,
-          forced: options.force,
-        },
-      });
-    }
+      accountIds: accounts.rows.map((a) => a.id),
+    };
+    await storeRefreshed(tx, deps, workspaceId, credentialId, received, options);
     metrics.tokenRefresh(row.platform, "refreshed");
     return { outcome: "refreshed", tokens };
+  }).catch((error: unknown) => {
+    // The platform has rotated the tokens; if they are not stored, the next refresh spends the old
+    // refresh token again, and a platform that revokes the grant on reuse disconnects every
+    // account of it. So when the database went away after the platform answered, the new tokens
+    // are stored again as soon as it is back (for up to a minute).
+    if (!received || !isConnectionError(error)) throw error;
+    return storeWhenBack(pool, deps, workspaceId, credentialId, received, options, error);
   });
+}
+
+type Received = { tokens: Tokens; platform: string; subject: string; accountIds: string[] };
+
+/** The refreshed tokens, the accounts' statuses and the audit events, in the caller's transaction. */
+async function storeRefreshed(
+  tx: Tx,
+  deps: CredentialDeps,
+  workspaceId: string,
+  credentialId: string,
+  received: Received,
+  options: RefreshOptions,
+) {
+  const { tokens, platform, subject } = received;
+  await saveCredential(tx, deps.vault, workspaceId, { platform, subject, tokens });
+  await tx.query(
+    `update social_accounts set status = 'active', status_reason = null, updated_at = now()
+     where credential_id = $1 and status in ('expiring', 'needs_reconnection', 'active')`,
+    [credentialId],
+  );
+  await recordAudits(
+    tx,
+    workspaceId,
+    received.accountIds.map((accountId) => ({
+      context: options.audit,
+      event: {
+        action: "token_refreshed",
+        target: { type: "account", id: accountId },
+        accountId,
+        details: { platform, expiresAt: tokens.expiresAt?.toISOString() ?? null, forced: options.force },
+      },
+    })),
+  );
+}
+
+async function storeWhenBack(
+  pool: pg.Pool,
+  deps: CredentialDeps,
+  workspaceId: string,
+  credentialId: string,
+  received: Received,
+  options: RefreshOptions,
+  firstError: unknown,
+): Promise<RefreshOutcome> {
+  const deadline = Date.now() + 60_000;
+  let error = firstError;
+  for (let delayMs = 500; Date.now() + delayMs <= deadline; delayMs = Math.min(delayMs * 2, 5000)) {
+    deps.log.warn(
+      { err: error, credentialId, retryInMs: delayMs },
+      "refreshed tokens not stored yet: the database is away",
+    );
+    await new Promise((resolve) => setTimeout(resolve, delayMs));
+    try {
+      await withWorkspace(pool, workspaceId, (tx) =>
+        storeRefreshed(tx, deps, workspaceId, credentialId, received, options),
+      );
+      metrics.tokenRefresh(received.platform, "refreshed");
+      return { outcome: "refreshed", tokens: received.tokens };
+    } catch (next) {
+      if (!isConnectionError(next)) throw next;
+      error = next;
+    }
+  }
+  deps.log.error(
+    { err: error, credentialId },
+    "refreshed tokens could not be stored; the account may need reconnecting",
+  );
+  throw error;
 }
 
 /** An account's status with its credential's row (null fields once disconnected). */
