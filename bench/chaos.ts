@@ -373,10 +373,15 @@ try {
   const ledger = await readLedger(sandbox.url);
   const creations = creationsByKey(ledger);
   const { rows: targets } = await withDatabase(database.url, (db) =>
-    db.query<{ id: string; post_id: string; status: string; publish_at: Date }>(
-      "select id, post_id, status, publish_at from post_targets where workspace_id = $1",
-      [session.workspaceId],
-    ),
+    db.query<{
+      id: string;
+      post_id: string;
+      status: string;
+      publish_at: Date;
+      platform_post_id: string | null;
+    }>("select id, post_id, status, publish_at, platform_post_id from post_targets where workspace_id = $1", [
+      session.workspaceId,
+    ]),
   );
   const { rows: attempts } = await withDatabase(database.url, (db) =>
     db.query<{ target_id: string; attempt: number; outcome: string | null; lateness_ms: number | null }>(
@@ -432,6 +437,7 @@ try {
   const lost = {
     notFinal: 0,
     publishedNotOnPlatform: 0,
+    recordedWithAnotherId: 0,
     onPlatformNotPublished: 0,
     cancelledButPublished: 0,
   };
@@ -446,6 +452,9 @@ try {
     if (created.length > 1) duplicates += created.length - 1;
     if (!FINAL_STATES.includes(target.status)) lost.notFinal++;
     else if (target.status === "published" && created.length === 0) lost.publishedNotOnPlatform++;
+    // Herald's link must be to the post the platform made (a replay answers the original one).
+    else if (target.status === "published" && !created.some((e) => e.postId === target.platform_post_id))
+      lost.recordedWithAnotherId++;
     else if (target.status === "cancelled" && created.length > 0) lost.cancelledButPublished++;
     else if (created.length > 0 && target.status !== "published" && target.status !== "unconfirmed")
       lost.onPlatformNotPublished++;

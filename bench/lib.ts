@@ -115,6 +115,9 @@ export const targetKey = (targetId: string) => `herald-target-${targetId}`;
 /** Runs `fn` on a fresh connection to `url` (the database owner: RLS does not apply). */
 export async function withDatabase<T>(url: string, fn: (db: pg.Client) => Promise<T>): Promise<T> {
   const db = new pg.Client({ connectionString: url });
+  // A connection the server cuts (a restart) also fails the query running on it; without a
+  // listener, the client's error event would end the process.
+  db.on("error", () => {});
   await db.connect();
   try {
     return await fn(db);
