@@ -76,6 +76,10 @@ async function transaction<T>(
   }
 }
 
+/** node-postgres's own messages for a connection that failed or could not be made. */
+const CONNECTION_FAILED =
+  /^(Connection terminated|Client has encountered a connection error|Client was closed|timeout exceeded when trying to connect|Query read timeout)/;
+
 /**
  * The database is away rather than the statement wrong: a lost or refused connection, or a server
  * shutting down or starting up (57P01 admin shutdown, 57P02 crash shutdown, 57P03 cannot connect now).
@@ -83,9 +87,9 @@ async function transaction<T>(
 export function isConnectionError(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
   const code = "code" in error ? String(error.code) : "";
-  return (
-    code.startsWith("08") ||
-    ["57P01", "57P02", "57P03", "ECONNREFUSED", "ECONNRESET", "EPIPE"].includes(code) ||
-    /terminat|Connection|timeout exceeded when trying to connect/i.test(error.message)
-  );
+  if (code)
+    return (
+      /^08/.test(code) || ["57P01", "57P02", "57P03", "ECONNREFUSED", "ECONNRESET", "EPIPE"].includes(code)
+    );
+  return CONNECTION_FAILED.test(error.message);
 }
