@@ -36,6 +36,7 @@ describe("the web app", () => {
       expect(response.statusCode).toBe(200);
       expect(response.body).toContain("Herald app");
       expect(response.headers["cache-control"]).toBe("no-cache");
+      expect(response.headers["cross-origin-opener-policy"]).toBe("same-origin-allow-popups");
     }
   });
 

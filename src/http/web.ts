@@ -40,6 +40,9 @@ export async function registerWebApp(app: FastifyInstance, root = WEB_ROOT): Pro
     const pathname = request.url.split("?")[0] ?? "/";
     if (SERVER_PATHS.test(pathname) || !acceptsHtml(request)) return reply.callNotFound();
     reply.header("cache-control", "no-cache").type("text/html; charset=utf-8");
+    // The app opens the platforms' consent pages in popups and reads their result through
+    // window.opener; "same-origin" would cut the popup off from the app.
+    reply.header("cross-origin-opener-policy", "same-origin-allow-popups");
     return reply.send(index ?? notBuiltPage(root));
   };
   // A program (or curl) opening Herald lands on the API documentation, a browser on the app.

@@ -4,6 +4,7 @@ import { createRoot } from "react-dom/client";
 import { BrowserRouter } from "react-router";
 import { ApiError } from "./api/client";
 import { App } from "./app";
+import { relayOAuthResult } from "./oauth-relay";
 import "./styles.css";
 
 const queryClient = new QueryClient({
@@ -18,7 +19,7 @@ const queryClient = new QueryClient({
 });
 
 const root = document.getElementById("root");
-if (root) {
+if (root && !relayOAuthResult()) {
   createRoot(root).render(
     <StrictMode>
       <QueryClientProvider client={queryClient}>

@@ -19,6 +19,12 @@ import {
   QueryState,
   StatusBadge,
 } from "../components/ui";
+import {
+  clearConnectStarted,
+  markConnectStarted,
+  OAUTH_CHANNEL,
+  type OAuthRelayMessage,
+} from "../oauth-relay";
 import { useAccounts, useClients, useProviders } from "../queries";
 import { can, useWorkspace } from "../session";
 
@@ -89,13 +95,30 @@ function useConnect(onPending: (id: string) => void) {
       }
     };
     window.addEventListener("message", listener);
-    return () => window.removeEventListener("message", listener);
+    // The popup lost its opener on the way: the result comes through the relay (oauth-relay.ts).
+    const channel = typeof BroadcastChannel === "undefined" ? undefined : new BroadcastChannel(OAUTH_CHANNEL);
+    if (channel)
+      channel.onmessage = (event: MessageEvent<OAuthRelayMessage>) => {
+        if (event.data?.type !== "herald:oauth-relay") return;
+        setWaiting(false);
+        if (event.data.pendingId) {
+          setError(undefined);
+          onPending(event.data.pendingId);
+        } else {
+          setError(`The account was not connected (${event.data.error ?? "no answer"}).`);
+        }
+      };
+    return () => {
+      window.removeEventListener("message", listener);
+      channel?.close();
+    };
   }, [onPending]);
 
   const connect = async (platform: string, clientIds: string[] = []) => {
     setError(undefined);
     // Opened in the click itself, so that popup blockers let it through; pointed at the platform next.
     const opened = window.open("", "herald-connect", "popup,width=640,height=760");
+    markConnectStarted();
     popup.current = opened;
     try {
       const { authorizationUrl } = await unwrap(
@@ -109,6 +132,7 @@ function useConnect(onPending: (id: string) => void) {
         setWaiting(true);
       } else {
         // Popups blocked: go there in this tab; the callback page brings the person back.
+        clearConnectStarted();
         window.location.assign(authorizationUrl);
       }
     } catch (caught) {
@@ -209,7 +233,7 @@ export function PendingChooser({ pendingId, onDone }: { pendingId: string; onDon
                     checked={selected.has(account.platformAccountId)}
                     onChange={() => setChosen(toggle(selected, account.platformAccountId))}
                   />
-                  {account.name} {account.handle ? <span className="muted">@{account.handle}</span> : null}
+                  {account.name} {account.handle ? <span className="muted">{account.handle}</span> : null}
                   {account.connectedAccountId ? (
                     <span className="muted"> (already connected: renews access)</span>
                   ) : null}
@@ -302,7 +326,7 @@ function AccountCard({
   return (
     <li className="card">
       <h2>
-        {account.name} <span className="muted">{account.handle ? `@${account.handle}` : ""}</span>
+        {account.name} <span className="muted">{account.handle ?? ""}</span>
       </h2>
       <p>
         <span className="platform">{account.platform}</span> <StatusBadge status={account.status} />
@@ -322,7 +346,12 @@ function AccountCard({
               <input
                 type="checkbox"
                 disabled={!manage || link.isPending}
-                checked={account.clientIds.includes(client.id)}
+                // While the change is on its way, the box shows it; a failure puts it back.
+                checked={
+                  link.isPending && link.variables?.clientId === client.id
+                    ? link.variables.on
+                    : account.clientIds.includes(client.id)
+                }
                 onChange={(e) => link.mutate({ clientId: client.id, on: e.target.checked })}
               />
               {client.name}

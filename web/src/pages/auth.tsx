@@ -18,7 +18,8 @@ function useAfterSignIn() {
   const navigate = useNavigate();
   const queryClient = useQueryClient();
   return async () => {
-    await queryClient.invalidateQueries({ queryKey: ["me"] });
+    // Not invalidate: no page here watches "me", and the shell would first see the cached "signed out".
+    queryClient.removeQueries({ queryKey: ["me"] });
     navigate(safeNext(params.get("next")), { replace: true });
   };
 }
