@@ -21,7 +21,11 @@ test("a post too long for the Sandbox is flagged live and refused with the reaso
 
   await page.getByLabel("Publish now").check();
   await page.getByRole("button", { name: "Publish now" }).click();
-  await expect(page.getByRole("alert").first()).toContainText(/500/);
+  // The server's 422: a summary on top, its problem under the account it names (errors[].path).
+  await expect(page.getByRole("alert").first()).toContainText("1 problem to fix");
+  await expect(target.getByRole("list", { name: /Problems for Sandbox Page/ })).toContainText(
+    "this text has 520",
+  );
   await expect(page).toHaveURL(/\/compose$/);
   // Fixing it per account clears the problem.
   await target.getByLabel("Customise the text for Sandbox Page").check();

@@ -1,6 +1,6 @@
 /** Small building blocks every page uses: fields with their errors, states, badges, buttons. */
 import { type ReactNode, useId, useState } from "react";
-import { ApiError, errorMessage } from "../api/client";
+import { ApiError, errorMessage, stripLocation } from "../api/client";
 
 type FieldProps = {
   label: string;
@@ -44,7 +44,7 @@ export function FormError({ error, shownPaths = [] }: { error: unknown; shownPat
   if (!error) return null;
   const rest =
     error instanceof ApiError
-      ? error.fieldErrors.filter((e) => !shownPaths.some((p) => e.path.endsWith(p)))
+      ? error.fieldErrors.filter((e) => !shownPaths.some((p) => stripLocation(e.path).startsWith(p)))
       : [];
   return (
     <div className="alert alert-error" role="alert">

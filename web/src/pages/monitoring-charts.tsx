@@ -88,27 +88,30 @@ export default function Charts({ metrics }: { metrics: Schemas["WorkspaceMetrics
           </LineChart>
         </ResponsiveContainer>
       </figure>
-      <table className="visually-hidden">
-        <caption>Figures by platform</caption>
-        <thead>
-          <tr>
-            <th scope="col">Platform</th>
-            <th scope="col">Success rate %</th>
-            <th scope="col">Latency average ms</th>
-            <th scope="col">Lateness average ms</th>
-          </tr>
-        </thead>
-        <tbody>
-          {platforms.map((p) => (
-            <tr key={p.platform}>
-              <td>{p.platform}</td>
-              <td>{p.successRate ?? "—"}</td>
-              <td>{p.latencyAvg ?? "—"}</td>
-              <td>{p.latenessAvg ?? "—"}</td>
+      {/* A table's width follows its content: the wrapper, not the table, is hidden. */}
+      <div className="visually-hidden">
+        <table>
+          <caption>Figures by platform</caption>
+          <thead>
+            <tr>
+              <th scope="col">Platform</th>
+              <th scope="col">Success rate %</th>
+              <th scope="col">Latency average ms</th>
+              <th scope="col">Lateness average ms</th>
             </tr>
-          ))}
-        </tbody>
-      </table>
+          </thead>
+          <tbody>
+            {platforms.map((p) => (
+              <tr key={p.platform}>
+                <td>{p.platform}</td>
+                <td>{p.successRate ?? "—"}</td>
+                <td>{p.latencyAvg ?? "—"}</td>
+                <td>{p.latenessAvg ?? "—"}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
     </div>
   );
 }

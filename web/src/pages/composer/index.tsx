@@ -4,7 +4,7 @@
  * client's time zone, always written out), take the next free slot or save a draft.
  */
 import { useMutation, useQuery } from "@tanstack/react-query";
-import { type FormEvent, useId, useMemo, useState } from "react";
+import { type FormEvent, useEffect, useId, useMemo, useState } from "react";
 import { useNavigate } from "react-router";
 import { type ApiError, api, type Schemas, stripLocation, unwrap } from "../../api/client";
 import { Empty, Field, FormError, formatInZone, Loading, PageHeader } from "../../components/ui";
@@ -143,13 +143,21 @@ export function Composer({
     },
   });
 
+  // The server's verdict was about the post as it was sent: once it changes, live validation speaks.
+  const bodyKey = JSON.stringify(body ?? null);
+  const { reset, isError } = create;
+  const [sentKey, setSentKey] = useState("");
+  useEffect(() => {
+    if (isError && bodyKey !== sentKey) reset();
+  }, [bodyKey, sentKey, isError, reset]);
+
   const serverError = (path: string) =>
     create.error?.fieldErrors.find((e) => stripLocation(e.path).startsWith(path))?.message;
   const submit = (event: FormEvent) => {
     event.preventDefault();
     setSubmitted(true);
     if (!body || localErrors.targets || localErrors.link || localErrors.when) return;
-    // A body that changed since the last failed try is a new request: a new key.
+    setSentKey(JSON.stringify(body));
     create.mutate(body);
   };
 
@@ -370,7 +378,10 @@ export function Composer({
                   .join(" ")
               : null}
           </p>
-          <FormError error={create.error} shownPaths={["content.text", "content.link", "publishAt"]} />
+          <FormError
+            error={create.error}
+            shownPaths={["content.text", "content.link", "publishAt", "targets."]}
+          />
           <div className="actions">
             <button type="submit" className="primary" disabled={create.isPending}>
               {create.isPending
