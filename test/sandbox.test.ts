@@ -913,6 +913,8 @@ describe("mounted under /sandbox in a Herald-like app", () => {
       });
       expect(consent.statusCode).toBe(200);
       expect(consent.headers["content-security-policy"]).toContain("script-src 'self'");
+      // A browser sends the real Origin with the consent form's POST (not "null"), which Herald's wall checks.
+      expect(consent.headers["referrer-policy"]).toBe("same-origin");
       expect(consent.body).toContain(`action="http://${host}/sandbox/oauth/authorize/decision"`);
       expect(consent.body).toContain(`href="http://${host}/sandbox/"`);
 

@@ -43,6 +43,7 @@ import { createAuthenticateHook } from "./authenticate.js";
 import type { AppDeps } from "./deps.js";
 import { opsRoutes } from "./ops.routes.js";
 import { errorHandler, notFoundHandler } from "./problem.js";
+import { registerWebApp } from "./web.js";
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -193,6 +194,9 @@ export async function buildApp(deps: AppDeps) {
       { prefix: "/sandbox" },
     );
   }
+
+  // Last: its catch-all route only answers what no other route does.
+  await registerWebApp(app);
 
   return Object.assign(app, { routeTable: routes });
 }

@@ -64,8 +64,6 @@ export function opsRoutes({ pool, log }: AppDeps): FastifyPluginAsyncZod {
     );
 
     app.get("/api/openapi.json", { schema: { hide: true } }, async () => app.swagger());
-
-    // Until the web app is served here, a person opening Herald lands on the API documentation.
-    app.get("/", { schema: { hide: true } }, async (_request, reply) => reply.redirect("/api/docs"));
+    // `/` is the web app's (src/http/web.ts).
   };
 }

@@ -161,19 +161,24 @@ export function authorizeRoutes(ctx: SandboxContext): FastifyPluginAsync {
       baseUrl: string,
       retry: { username?: string; accounts?: string; error?: string } = {},
     ) {
-      return reply
-        .status(retry.error ? 400 : 200)
-        .type("text/html; charset=utf-8")
-        .header("cache-control", "no-store")
-        .send(
-          consentPage({
-            indexUrl: `${baseUrl}/`,
-            action: `${baseUrl}/oauth/authorize/decision`,
-            clientId: ctx.clientId,
-            consent,
-            ...retry,
-          }),
-        );
+      return (
+        reply
+          .status(retry.error ? 400 : 200)
+          .type("text/html; charset=utf-8")
+          .header("cache-control", "no-store")
+          // Under helmet's "no-referrer" a browser sends `Origin: null` with the form's POST, which
+          // Herald's CSRF wall refuses (403) when the Sandbox is mounted; same-origin sends the origin.
+          .header("referrer-policy", "same-origin")
+          .send(
+            consentPage({
+              indexUrl: `${baseUrl}/`,
+              action: `${baseUrl}/oauth/authorize/decision`,
+              clientId: ctx.clientId,
+              consent,
+              ...retry,
+            }),
+          )
+      );
     }
   };
 }

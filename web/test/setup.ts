@@ -1,0 +1,5 @@
+import "temporal-polyfill/global";
+import { cleanup } from "@testing-library/react";
+import { afterEach } from "vitest";
+
+afterEach(() => cleanup());
