@@ -4,7 +4,7 @@ import { lazy, Suspense, useState } from "react";
 import { Navigate, NavLink, Route, Routes, useNavigate } from "react-router";
 import { api, unwrap } from "../api/client";
 import { Loading } from "../components/ui";
-import { can, useMe, useWorkspace, useWorkspaces } from "../session";
+import { can, useMe, useWorkspaces } from "../session";
 import { AccountsPage, ConnectReturnPage } from "./accounts";
 import { ApprovalsPage } from "./approvals";
 import { AuditPage } from "./audit";
@@ -166,8 +166,4 @@ function SignOut() {
       </button>
     </div>
   );
-}
-
-export function useCurrentRole() {
-  return useWorkspace().role;
 }

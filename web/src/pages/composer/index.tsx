@@ -5,7 +5,7 @@
  */
 import { useMutation, useQuery } from "@tanstack/react-query";
 import { type FormEvent, useEffect, useId, useMemo, useState } from "react";
-import { useNavigate } from "react-router";
+import { Link, useNavigate } from "react-router";
 import { type ApiError, api, type Schemas, stripLocation, unwrap } from "../../api/client";
 import { Empty, Field, FormError, formatInZone, Loading, PageHeader } from "../../components/ui";
 import { useAccounts, useClients, useProviders } from "../../queries";
@@ -32,7 +32,8 @@ export function ComposerPage() {
         <PageHeader title="Compose" />
         <Empty>
           <p>
-            Connect an account first: <a href="/accounts">Accounts</a>. The Sandbox works without any setup.
+            Connect an account first: <Link to="/accounts">Accounts</Link>. The Sandbox works without any
+            setup.
           </p>
         </Empty>
       </>
