@@ -1,9 +1,10 @@
 /** Sign-in and sign-up: the only pages in the initial bundle. */
 import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { type FormEvent, useState } from "react";
-import { Link, useNavigate, useSearchParams } from "react-router";
+import { Link, Navigate, useNavigate, useSearchParams } from "react-router";
 import { type ApiError, api, unwrap } from "../api/client";
 import { Field, FormError } from "../components/ui";
+import { useMe } from "../session";
 
 const MIN_PASSWORD = 12;
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
@@ -24,7 +25,15 @@ function useAfterSignIn() {
   };
 }
 
+/** Someone already signed in who opens sign-in (a bookmark, the back button) goes on to the app. */
+function useSignedIn(): string | undefined {
+  const me = useMe();
+  const [params] = useSearchParams();
+  return me.data?.user ? safeNext(params.get("next")) : undefined;
+}
+
 export function SignInPage() {
+  const signedIn = useSignedIn();
   const [email, setEmail] = useState("");
   const [password, setPassword] = useState("");
   const [checked, setChecked] = useState(false);
@@ -44,6 +53,7 @@ export function SignInPage() {
     if (errors.email || errors.password) return;
     signIn.mutate();
   };
+  if (signedIn && !signIn.isPending) return <Navigate to={signedIn} replace />;
   return (
     <main className="auth">
       <h1>
