@@ -21,7 +21,6 @@ vi.mock("@fullcalendar/react", async () => {
   return {
     default: function FakeCalendar({ events, datesSet, eventDrop }: FakeProps) {
       // Once, like FullCalendar's first render of a month.
-      // biome-ignore lint/correctness/useExhaustiveDependencies: datesSet is a new function each render
       useEffect(
         () => datesSet({ start: new Date("2099-01-01T00:00:00Z"), end: new Date("2099-02-01T00:00:00Z") }),
         [],
