@@ -9,7 +9,7 @@
 import { randomUUID } from "node:crypto";
 import type pg from "pg";
 import { type AuditContext, recordAudit, recordAudits } from "../audit/audit.js";
-import { isConnectionError, type Tx, withWorkspace } from "../db/tenant.js";
+import { isConnectionError, retryWhileDatabaseAway, type Tx, withWorkspace } from "../db/tenant.js";
 import { enqueueNotification } from "../notifications/notifications.service.js";
 import type { Logger } from "../observability/logger.js";
 import { metrics } from "../observability/metrics.js";
@@ -271,7 +271,7 @@ async function refreshLocked(
     // account of it. So when the database went away after the platform answered, the new tokens
     // are stored again as soon as it is back (for up to a minute).
     if (!received || !isConnectionError(error)) throw error;
-    return storeWhenBack(pool, deps, workspaceId, credentialId, received, options, error);
+    return storeWhenBack(pool, deps, workspaceId, credentialId, received, options);
   });
 }
 
@@ -315,32 +315,31 @@ async function storeWhenBack(
   credentialId: string,
   received: Received,
   options: RefreshOptions,
-  firstError: unknown,
 ): Promise<RefreshOutcome> {
-  const deadline = Date.now() + 60_000;
-  let error = firstError;
-  for (let delayMs = 500; Date.now() + delayMs <= deadline; delayMs = Math.min(delayMs * 2, 5000)) {
-    deps.log.warn(
-      { err: error, credentialId, retryInMs: delayMs },
-      "refreshed tokens not stored yet: the database is away",
+  try {
+    await retryWhileDatabaseAway(
+      () =>
+        withWorkspace(pool, workspaceId, (tx) =>
+          storeRefreshed(tx, deps, workspaceId, credentialId, received, options),
+        ),
+      {
+        withinMs: 60_000,
+        onRetry: (error, retryInMs) =>
+          deps.log.warn(
+            { err: error, credentialId, retryInMs },
+            "refreshed tokens not stored yet: the database is away",
+          ),
+      },
     );
-    await new Promise((resolve) => setTimeout(resolve, delayMs));
-    try {
-      await withWorkspace(pool, workspaceId, (tx) =>
-        storeRefreshed(tx, deps, workspaceId, credentialId, received, options),
-      );
-      metrics.tokenRefresh(received.platform, "refreshed");
-      return { outcome: "refreshed", tokens: received.tokens };
-    } catch (next) {
-      if (!isConnectionError(next)) throw next;
-      error = next;
-    }
+  } catch (error) {
+    deps.log.error(
+      { err: error, credentialId },
+      "refreshed tokens could not be stored; the account may need reconnecting",
+    );
+    throw error;
   }
-  deps.log.error(
-    { err: error, credentialId },
-    "refreshed tokens could not be stored; the account may need reconnecting",
-  );
-  throw error;
+  metrics.tokenRefresh(received.platform, "refreshed");
+  return { outcome: "refreshed", tokens: received.tokens };
 }
 
 /** An account's status with its credential's row (null fields once disconnected). */

@@ -93,3 +93,24 @@ export function isConnectionError(error: unknown): boolean {
     );
   return CONNECTION_FAILED.test(error.message);
 }
+
+/**
+ * Runs `fn` again while the database is away (a restart, a failover), waiting 0.5 s, doubling up to
+ * 5 s, for up to `withinMs`; any other error, or the last one, is thrown. Only for work that is safe
+ * to repeat: a first try whose commit went through but whose answer was lost runs again.
+ */
+export async function retryWhileDatabaseAway<T>(
+  fn: () => Promise<T>,
+  options: { withinMs: number; onRetry: (error: unknown, delayMs: number) => void },
+): Promise<T> {
+  const deadline = Date.now() + options.withinMs;
+  for (let delayMs = 500; ; delayMs = Math.min(delayMs * 2, 5000)) {
+    try {
+      return await fn();
+    } catch (error) {
+      if (!isConnectionError(error) || Date.now() + delayMs > deadline) throw error;
+      options.onRetry(error, delayMs);
+      await new Promise((resolve) => setTimeout(resolve, delayMs));
+    }
+  }
+}

@@ -31,7 +31,7 @@ import {
 } from "../accounts/credentials.js";
 import { type AuditContext, recordAudits, SYSTEM } from "../audit/audit.js";
 import type { Config } from "../config.js";
-import { isConnectionError, type Tx, withWorkspace } from "../db/tenant.js";
+import { retryWhileDatabaseAway, type Tx, withWorkspace } from "../db/tenant.js";
 import { findMedia } from "../media/media.service.js";
 import type { MediaStore } from "../media/media.store.js";
 import type { Logger } from "../observability/logger.js";
@@ -144,7 +144,18 @@ export function createPublisher(deps: DeliveryDeps) {
         );
     const latencyMs = Math.round(performance.now() - started);
     const finished = decide(deps, claimed, adapter, result, latencyMs);
-    const fenced = await finishSurvivingOutage(() => finishes.add(job.workspaceId, finished), deps, traced);
+    // The platform call is over: if the database is away, the finish is tried again for up to half a
+    // lease. Given up, the attempt would wait for the sweeper and count as ambiguous, which on a
+    // platform without an idempotency check means `unconfirmed` for a post that was published. The
+    // finish is fenced by the attempt number, so a try after one that did commit writes nothing.
+    const fenced = await retryWhileDatabaseAway(() => finishes.add(job.workspaceId, finished), {
+      withinMs: (deps.config.publishing.leaseSeconds * 1000) / 2,
+      onRetry: (error, retryInMs) =>
+        traced.warn(
+          { err: error, retryInMs },
+          "could not record a publish attempt: the database is away; retrying",
+        ),
+    });
     if (!fenced) {
       // The sweeper gave the target to another attempt; that one decides (and its strategy copes
       // with whatever this one did).
@@ -173,33 +184,6 @@ export function createPublisher(deps: DeliveryDeps) {
     );
     return finished.outcome;
   };
-}
-
-/**
- * The finish of an attempt whose platform call is over is tried again while the database is away (a
- * restart, a failover), for up to half a lease: given up, the attempt would wait for the sweeper and
- * then count as ambiguous, which on a platform without an idempotency check means `unconfirmed` for
- * a post that was published. The finish is fenced by the attempt number, so a second try after a
- * first that did commit (its answer lost) writes nothing, and says so with `false`.
- */
-async function finishSurvivingOutage(
-  finish: () => Promise<boolean>,
-  deps: DeliveryDeps,
-  log: Logger,
-): Promise<boolean> {
-  const deadline = Date.now() + (deps.config.publishing.leaseSeconds * 1000) / 2;
-  for (let delayMs = 500; ; delayMs = Math.min(delayMs * 2, 5000)) {
-    try {
-      return await finish();
-    } catch (error) {
-      if (!isConnectionError(error) || Date.now() + delayMs > deadline) throw error;
-      log.warn(
-        { err: error, retryInMs: delayMs },
-        "could not record a publish attempt: the database is away; retrying",
-      );
-      await new Promise((resolve) => setTimeout(resolve, delayMs));
-    }
-  }
 }
 
 type ClaimRow = {
